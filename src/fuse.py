@@ -1,0 +1,750 @@
+r"""FUSE and FUSE-PV: Adam and L-BFGS in one :class:`torch.optim.Optimizer`.
+
+Reference: Z. Jiang et al., *FUSE: First-Order and Second-Order Unified SynthEsis in
+Stochastic Optimization*, IEEE CAI 2025 (arXiv:2503.04204).
+
+The update (paper, Eq. for FUSE) blends a first-order and a second-order step taken from
+the same point :math:`x_k`:
+
+.. math::
+    x_{k+1} = \theta_k\, x^{\mathrm{Adam}}_{k+1} + (1-\theta_k)\, x^{\mathrm{L\text{-}BFGS}}_{k+1},
+    \qquad \theta_k \in [0, 1].
+
+* :math:`x^{\mathrm{Adam}}_{k+1}` is exactly the step of :class:`torch.optim.Adam`
+  (Kingma & Ba 2015, Alg. 1; the same functional kernel, so the same bits).
+* :math:`x^{\mathrm{L\text{-}BFGS}}_{k+1} = x_k + t_k d_k` with :math:`d_k = -H_k g_k`
+  from the two-loop recursion (Nocedal & Wright 2006, Alg. 7.4) over the last ``m``
+  curvature pairs :math:`s_i = x_{i+1}-x_i,\ y_i = g_{i+1}-g_i`, initial matrix
+  :math:`H^0_k = \gamma_k I,\ \gamma_k = s^\top y / y^\top y` (N&W Eq. 7.20), and the step
+  length :math:`t_k` from a strong-Wolfe line search (N&W Alg. 3.5/3.6, cubic
+  interpolation as in minFunc and :class:`torch.optim.LBFGS`) or fixed.
+
+**FUSE-PV** (the paper's practical version) is the schedule :math:`\theta_k = 1` until a
+switch criterion fires and :math:`\theta_k = 0` afterwards, once and for good:
+
+* ``switch="epoch"``: after ``switch_epoch`` epochs (or ``switch_step`` steps);
+* ``switch="gradient"``: when the epoch mean of the gradient norm
+  :math:`\lVert g\rVert_2` (over all parameters, one value per step) falls below
+  ``grad_threshold``, once ``warmup_epochs`` epochs are done;
+* ``switch="loss"``: when the monitored loss handed to :meth:`FUSE.end_epoch` has not
+  improved by the relative amount ``min_delta`` for ``patience`` epochs, once
+  ``warmup_epochs`` epochs are done.
+
+Mini-batches. A curvature pair is formed from two gradients of the *same* mini-batch:
+the line search (or, with a fixed step, one extra evaluation at :math:`x_{k+1}`) calls
+the closure again on the batch it captured, so :math:`y_k = g_{B_k}(x_{k+1}) -
+g_{B_k}(x_k)` measures curvature and not the noise between batches. This is the
+multi-batch L-BFGS of Berahas, Nocedal & Takáč (NeurIPS 2016) with full overlap, as in
+the online L-BFGS of Schraudolph, Yu & Günter (AISTATS 2007). A pair with
+:math:`s^\top y \le \varepsilon\, s^\top s` (``curvature_eps``) would break the positive
+definiteness of :math:`H_k`; it is skipped and counted.
+
+GPU-first. The Adam phase never synchronises with the host. An L-BFGS iteration
+synchronises once per closure evaluation (one packed transfer of the scalars the line
+search branches on); the two-loop recursion, the history and the pair test stay on the
+device. :class:`torch.optim.LBFGS` synchronises about ``2m + 10`` times per iteration.
+
+Usage::
+
+    opt = FUSE(model.parameters(), lr=1e-3, switch="epoch", switch_epoch=5)
+    for epoch in range(epochs):
+        for x, y in loader:
+            def closure():
+                opt.zero_grad()
+                loss = loss_fn(model(x), y)
+                loss.backward()
+                return loss
+            opt.step(closure)
+        opt.end_epoch(monitored_loss=val_loss)   # val_loss only needed for switch="loss"
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+import torch
+import torch.distributed as dist
+from torch import Tensor
+from torch.optim.adam import adam as adam_functional
+from torch.optim.optimizer import Optimizer
+
+__all__ = ["FUSE", "SWITCH_RULES", "LINE_SEARCHES"]
+
+SWITCH_RULES = ("epoch", "gradient", "loss")
+LINE_SEARCHES = ("strong_wolfe", None)
+
+_ADAM_PHASE, _LBFGS_PHASE, _BLEND_PHASE = "adam", "lbfgs", "fuse"
+
+
+class _Point(NamedTuple):
+    """A point :math:`x_0 + t d` of a line search: host scalars and device tensors."""
+
+    t: float
+    f: float      # loss (host)
+    gtd: float    # directional derivative g^T d (host)
+    g: Tensor     # flat gradient (device)
+    loss: Tensor  # loss (device)
+
+    @property
+    def finite(self) -> bool:
+        return math.isfinite(self.f) and math.isfinite(self.gtd)
+
+
+def _check(condition: bool, name: str, message: str) -> None:
+    if not condition:
+        raise ValueError(f"FUSE argument {name!r}: {message}")
+
+
+class FUSE(Optimizer):
+    r"""FUSE / FUSE-PV optimizer (see the module docstring for the mathematics).
+
+    Args:
+        params: iterable of parameters or param groups. Adam hyper-parameters may differ
+            per group; the L-BFGS phase treats all parameters as one flat vector.
+        lr, betas, eps, weight_decay, amsgrad, foreach: as :class:`torch.optim.Adam`,
+            with the same defaults.
+        theta: blend weight :math:`\theta` of the FUSE update, a float in [0, 1] or a
+            callable ``step -> float``. ``1`` is Adam, ``0`` is L-BFGS. Must stay ``1``
+            when ``switch`` is set (FUSE-PV owns the schedule then).
+        switch: ``None`` (plain FUSE with ``theta``) or one of :data:`SWITCH_RULES`.
+        switch_epoch: epochs of Adam before the switch for ``switch="epoch"``.
+        switch_step: steps of Adam before the switch for ``switch="epoch"``; replaces
+            ``switch_epoch`` when given.
+        grad_threshold: threshold on the epoch-mean gradient norm (``"gradient"``).
+        warmup_epochs: epochs before the ``"gradient"`` and ``"loss"`` rules may fire.
+        patience: epochs without relative improvement ``min_delta`` (``"loss"``).
+        min_delta: relative improvement of the monitored loss that resets the patience.
+        lbfgs_lr: initial (line search) or fixed (``line_search=None``) step length.
+        history_size: number ``m`` of curvature pairs kept.
+        line_search: ``"strong_wolfe"`` or ``None`` (fixed step ``lbfgs_lr``).
+        max_iter: L-BFGS iterations per :meth:`step` (on the one closure).
+        max_ls: closure evaluations allowed in one line search.
+        c1, c2: sufficient-decrease and curvature constants of the strong Wolfe conditions
+            (N&W Eq. 3.7).
+        tolerance_grad: an L-BFGS step does nothing when :math:`\lVert g\rVert_\infty` is
+            at most this.
+        tolerance_change: iterations within a step stop when the loss or the step
+            changes by less than this.
+        curvature_eps: pairs with :math:`s^\top y \le \varepsilon s^\top s` are skipped.
+        distributed: average the closure's loss over the default process group (as DDP
+            averages gradients), so every rank takes the same decisions. ``None``: on when
+            :mod:`torch.distributed` is initialised with more than one process.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        amsgrad: bool = False,
+        *,
+        foreach: bool | None = None,
+        theta: float | Callable[[int], float] = 1.0,
+        switch: str | None = None,
+        switch_epoch: int = 5,
+        switch_step: int | None = None,
+        grad_threshold: float = 0.5,
+        warmup_epochs: int = 3,
+        patience: int = 3,
+        min_delta: float = 1e-3,
+        lbfgs_lr: float = 1.0,
+        history_size: int = 10,
+        line_search: str | None = "strong_wolfe",
+        max_iter: int = 1,
+        max_ls: int = 25,
+        c1: float = 1e-4,
+        c2: float = 0.9,
+        tolerance_grad: float = 1e-7,
+        tolerance_change: float = 1e-9,
+        curvature_eps: float = 1e-8,
+        distributed: bool | None = None,
+    ) -> None:
+        _check(lr >= 0.0, "lr", f"must be >= 0, got {lr}")
+        _check(eps >= 0.0, "eps", f"must be >= 0, got {eps}")
+        _check(len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas), "betas",
+               f"must be two values in [0, 1), got {betas}")
+        _check(weight_decay >= 0.0, "weight_decay", f"must be >= 0, got {weight_decay}")
+        _check(callable(theta) or 0.0 <= theta <= 1.0, "theta",
+               f"must be in [0, 1] or a callable, got {theta}")
+        _check(switch is None or switch in SWITCH_RULES, "switch",
+               f"must be None or one of {SWITCH_RULES}, got {switch!r}")
+        _check(switch is None or (not callable(theta) and theta == 1.0), "theta",
+               "must stay 1 with a switch rule: FUSE-PV sets theta to 1, then 0")
+        _check(isinstance(switch_epoch, int) and switch_epoch >= 0, "switch_epoch",
+               f"must be an int >= 0, got {switch_epoch!r}")
+        _check(switch_step is None or (isinstance(switch_step, int) and switch_step >= 0),
+               "switch_step", f"must be None or an int >= 0, got {switch_step!r}")
+        _check(grad_threshold > 0.0, "grad_threshold", f"must be > 0, got {grad_threshold}")
+        _check(isinstance(warmup_epochs, int) and warmup_epochs >= 0, "warmup_epochs",
+               f"must be an int >= 0, got {warmup_epochs!r}")
+        _check(isinstance(patience, int) and patience >= 1, "patience",
+               f"must be an int >= 1, got {patience!r}")
+        _check(min_delta >= 0.0, "min_delta", f"must be >= 0, got {min_delta}")
+        _check(lbfgs_lr > 0.0, "lbfgs_lr", f"must be > 0, got {lbfgs_lr}")
+        _check(isinstance(history_size, int) and history_size >= 1, "history_size",
+               f"must be an int >= 1, got {history_size!r}")
+        _check(line_search in LINE_SEARCHES, "line_search",
+               f"must be one of {LINE_SEARCHES}, got {line_search!r}")
+        _check(isinstance(max_iter, int) and max_iter >= 1, "max_iter",
+               f"must be an int >= 1, got {max_iter!r}")
+        _check(isinstance(max_ls, int) and max_ls >= 1, "max_ls",
+               f"must be an int >= 1, got {max_ls!r}")
+        _check(0.0 < c1 < c2 < 1.0, "c1, c2", f"need 0 < c1 < c2 < 1, got {c1}, {c2}")
+        _check(tolerance_grad >= 0.0, "tolerance_grad", "must be >= 0")
+        _check(tolerance_change >= 0.0, "tolerance_change", "must be >= 0")
+        _check(curvature_eps >= 0.0, "curvature_eps", "must be >= 0")
+
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                        amsgrad=amsgrad, foreach=foreach, maximize=False,
+                        capturable=False, differentiable=False, fused=None)
+        super().__init__(params, defaults)
+
+        self._theta = theta
+        self._switch = switch
+        self._switch_epoch = switch_epoch
+        self._switch_step = switch_step
+        self._grad_threshold = grad_threshold
+        self._warmup_epochs = warmup_epochs
+        self._patience = patience
+        self._min_delta = min_delta
+        self._lbfgs_lr = lbfgs_lr
+        self._history_size = history_size
+        self._line_search = line_search
+        self._max_iter = max_iter
+        self._max_ls = max_ls
+        self._c1, self._c2 = c1, c2
+        self._tolerance_grad = tolerance_grad
+        self._tolerance_change = tolerance_change
+        self._curvature_eps = curvature_eps
+        self._distributed = distributed
+
+        self._params = [p for group in self.param_groups for p in group["params"]]
+        self._sizes = [p.numel() for p in self._params]
+        if switch is not None or callable(theta) or theta < 1.0:
+            self._check_flat_vector()
+        self._fuse = self._initial_fuse_state()
+
+    # ------------------------------------------------------------------ state
+    def _initial_fuse_state(self) -> dict[str, Any]:
+        """Optimizer-wide state: phase, schedule bookkeeping, counters, L-BFGS history."""
+        return {
+            "phase": _ADAM_PHASE if self._switch is not None else None,
+            "step": 0,
+            "epoch": 0,
+            "switch_step": None,
+            "switch_epoch": None,
+            "switch_reason": None,
+            "closure_evals": 0,
+            "lbfgs_iterations": 0,
+            "skipped_pairs": 0,
+            "line_search_failures": 0,
+            "nonfinite_recoveries": 0,
+            # rule bookkeeping
+            "grad_norm_sum": None,   # device tensor, sum of per-step gradient norms
+            "grad_norm_steps": 0,
+            "last_epoch_grad_norm": None,
+            "best_loss": None,
+            "epochs_without_improvement": 0,
+            # L-BFGS history: circular buffers S, Y (m x n), rho (m), gamma (0-d)
+            "S": None, "Y": None, "rho": None, "gamma": None,
+            "history_len": 0, "history_next": 0,
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Adam per-parameter state and param groups (as torch), plus key ``"fuse"``."""
+        state = super().state_dict()
+        state["fuse"] = dict(self._fuse)
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state_dict = dict(state_dict)
+        fuse_state = state_dict.pop("fuse", None)
+        if fuse_state is None:
+            raise KeyError("FUSE.load_state_dict: the state dict has no 'fuse' entry; "
+                           "it was not saved by FUSE.state_dict()")
+        super().load_state_dict(state_dict)
+        device, dtype = self._params[0].device, self._params[0].dtype
+        self._fuse = {k: (v.to(device=device, dtype=dtype, copy=True)
+                          if isinstance(v, Tensor) else v)
+                      for k, v in fuse_state.items()}
+
+    # ------------------------------------------------------------ observers
+    @property
+    def phase(self) -> str:
+        """``"adam"`` or ``"lbfgs"`` (FUSE-PV, or a constant ``theta`` of 1 or 0), else
+        ``"fuse"`` (a blend)."""
+        if self._fuse["phase"] is not None:
+            return self._fuse["phase"]
+        constant = {1.0: _ADAM_PHASE, 0.0: _LBFGS_PHASE}
+        return _BLEND_PHASE if callable(self._theta) else constant.get(self._theta, _BLEND_PHASE)
+
+    @property
+    def counters(self) -> dict[str, Any]:
+        """Host-side counters; reading them never synchronises with the device."""
+        keys = ("phase", "step", "epoch", "switch_step", "switch_epoch", "switch_reason",
+                "closure_evals", "lbfgs_iterations", "skipped_pairs",
+                "line_search_failures", "nonfinite_recoveries")
+        return {k: (self.phase if k == "phase" else self._fuse[k]) for k in keys}
+
+    # ------------------------------------------------------------------- step
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Tensor] | None = None) -> Tensor | None:
+        """One FUSE step: Adam, L-BFGS or their blend, by the schedule of ``theta``.
+
+        ``closure`` clears the gradients, evaluates the loss on the current mini-batch,
+        calls ``backward()`` and returns the loss. Adam needs it only to return the
+        loss; an L-BFGS or blended step calls it several times on the same batch.
+        """
+        fuse = self._fuse
+        theta = self._current_theta()
+        if theta == 1.0:
+            loss = self._adam_step(closure)
+        else:
+            if closure is None:
+                raise TypeError(f"FUSE.step: the {self.phase} phase needs the argument "
+                                "'closure' (it re-evaluates the mini-batch)")
+            loss = self._lbfgs_or_blend_step(closure, theta)
+        fuse["step"] += 1
+        return loss
+
+    def end_epoch(self, monitored_loss: float | Tensor | None = None) -> bool:
+        """Mark the end of an epoch; apply the epoch-level switch rules.
+
+        Args:
+            monitored_loss: the loss the ``"loss"`` rule watches (training or validation),
+                required for that rule and ignored otherwise.
+
+        Returns:
+            True when this call switched FUSE-PV to the L-BFGS phase.
+        """
+        fuse = self._fuse
+        fuse["epoch"] += 1
+        rule = self._switch
+        if rule == "loss":
+            if monitored_loss is None:
+                raise TypeError("FUSE.end_epoch: switch='loss' needs the argument "
+                                "'monitored_loss'")
+            self._track_loss(self._all_ranks_mean(torch.as_tensor(monitored_loss)))
+        elif rule == "gradient":
+            self._close_gradient_epoch()
+        if fuse["phase"] != _ADAM_PHASE:
+            return False
+        if rule == "epoch":
+            return self._apply_epoch_rule()
+        warm = fuse["epoch"] >= self._warmup_epochs
+        if rule == "gradient" and warm and fuse["last_epoch_grad_norm"] < self._grad_threshold:
+            return self._switch_to_lbfgs(
+                f"epoch-mean gradient norm {fuse['last_epoch_grad_norm']:.4g} < "
+                f"grad_threshold={self._grad_threshold}")
+        if rule == "loss" and warm and fuse["epochs_without_improvement"] >= self._patience:
+            return self._switch_to_lbfgs(
+                f"no relative improvement > {self._min_delta} in the monitored loss for "
+                f"{fuse['epochs_without_improvement']} epochs (patience={self._patience})")
+        return False
+
+    # ------------------------------------------------------------- schedule
+    def _current_theta(self) -> float:
+        fuse = self._fuse
+        if self._switch is None:
+            theta = self._theta(fuse["step"]) if callable(self._theta) else self._theta
+            theta = float(theta)
+            _check(0.0 <= theta <= 1.0, "theta", f"schedule gave {theta} at step {fuse['step']}")
+            return theta
+        if fuse["phase"] == _ADAM_PHASE and self._switch == "epoch":
+            self._apply_epoch_rule()
+        return 1.0 if fuse["phase"] == _ADAM_PHASE else 0.0
+
+    def _apply_epoch_rule(self) -> bool:
+        """``switch="epoch"``: switch once ``switch_step`` steps or ``switch_epoch``
+        epochs are done (checked before each step and at each epoch's end)."""
+        fuse = self._fuse
+        if self._switch_step is not None:
+            if fuse["step"] >= self._switch_step:
+                return self._switch_to_lbfgs(
+                    f"step {fuse['step']} >= switch_step={self._switch_step}")
+        elif fuse["epoch"] >= self._switch_epoch:
+            return self._switch_to_lbfgs(
+                f"epoch {fuse['epoch']} >= switch_epoch={self._switch_epoch}")
+        return False
+
+    def _switch_to_lbfgs(self, reason: str) -> bool:
+        fuse = self._fuse
+        fuse.update(phase=_LBFGS_PHASE, switch_step=fuse["step"],
+                    switch_epoch=fuse["epoch"], switch_reason=reason)
+        return True
+
+    def _track_loss(self, loss: Tensor) -> None:
+        """Patience bookkeeping of the ``"loss"`` rule (one host read per epoch)."""
+        fuse = self._fuse
+        value = float(loss)
+        best = fuse["best_loss"]
+        if best is None or value < best - self._min_delta * abs(best):
+            fuse["best_loss"], fuse["epochs_without_improvement"] = value, 0
+        else:
+            fuse["epochs_without_improvement"] += 1
+
+    def _close_gradient_epoch(self) -> None:
+        """Epoch mean of the per-step gradient norms (one host read per epoch)."""
+        fuse = self._fuse
+        if fuse["grad_norm_steps"] > 0:
+            fuse["last_epoch_grad_norm"] = float(fuse["grad_norm_sum"]) / fuse["grad_norm_steps"]
+        else:
+            fuse["last_epoch_grad_norm"] = math.inf
+        fuse["grad_norm_sum"], fuse["grad_norm_steps"] = None, 0
+
+    # ------------------------------------------------------------ Adam phase
+    def _adam_step(self, closure: Callable[[], Tensor] | None) -> Tensor | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+            self._fuse["closure_evals"] += 1
+        grads_seen = []
+        for group in self.param_groups:
+            params, grads = [], []
+            for p in group["params"]:
+                if p.grad is not None:
+                    params.append(p)
+                    grads.append(p.grad)
+            self._adam_update(group, params, grads)
+            grads_seen += grads
+        if self._switch == "gradient" and grads_seen:
+            self._accumulate_grad_norm(grads_seen)
+        return loss
+
+    def _adam_update(self, group: dict[str, Any], params: list[Tensor],
+                     grads: list[Tensor]) -> None:
+        """Exactly :class:`torch.optim.Adam`'s update, through its functional kernel."""
+        if not params:
+            return
+        exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps = [], [], [], []
+        for p in params:
+            if p.grad is not None and p.grad.is_sparse:
+                raise RuntimeError("FUSE does not support sparse gradients")
+            state = self.state[p]
+            if len(state) == 0:
+                # Same lazy initialisation as torch.optim.Adam: step on the host.
+                state["step"] = torch.tensor(0.0, dtype=_host_step_dtype())
+                state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                if group["amsgrad"]:
+                    state["max_exp_avg_sq"] = torch.zeros_like(
+                        p, memory_format=torch.preserve_format)
+            exp_avgs.append(state["exp_avg"])
+            exp_avg_sqs.append(state["exp_avg_sq"])
+            if group["amsgrad"]:
+                max_exp_avg_sqs.append(state["max_exp_avg_sq"])
+            steps.append(state["step"])
+        beta1, beta2 = group["betas"]
+        adam_functional(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
+                        foreach=group["foreach"], amsgrad=group["amsgrad"], beta1=beta1,
+                        beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
+                        eps=group["eps"], maximize=False,
+                        has_complex=any(torch.is_complex(p) for p in params))
+
+    def _accumulate_grad_norm(self, grads: list[Tensor]) -> None:
+        """Add :math:`\\lVert g\\rVert_2` of this step to a device accumulator (no sync)."""
+        fuse = self._fuse
+        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        fuse["grad_norm_sum"] = norm if fuse["grad_norm_sum"] is None else fuse["grad_norm_sum"] + norm
+        fuse["grad_norm_steps"] += 1
+
+    # ----------------------------------------------------------- L-BFGS phase
+    def _lbfgs_or_blend_step(self, closure: Callable[[], Tensor], theta: float) -> Tensor:
+        """L-BFGS iterations from :math:`x_k` (``max_iter`` of them when ``theta == 0``,
+        one when blending), then :math:`x_{k+1} = \\theta x^{Adam} + (1-\\theta)
+        x^{L-BFGS}` (a no-op blend when ``theta == 0``)."""
+        fuse = self._fuse
+        self._ensure_history()
+        x_k = x_start = self._flat_params()
+        loss, g = self._evaluate(closure)
+        g_k, loss_k = g, loss
+        t, d = 0.0, None
+        for _ in range(self._max_iter if theta == 0.0 else 1):
+            d = self._direction(g)
+            f, gtd, g_max, d_max, dd = self._to_host(
+                loss, g.dot(d), g.abs().max(), d.abs().max(), d.dot(d))
+            if not (math.isfinite(f) and math.isfinite(gtd)):
+                self._recover(x_start)
+                t, d = 0.0, None
+                break
+            if g_max <= self._tolerance_grad:
+                t, d = 0.0, None
+                break
+            if gtd > -self._tolerance_change:
+                # H lost positive definiteness (rounding): restart from steepest descent.
+                self._clear_history()
+                d = g.neg()
+                gtd, dd = self._to_host(g.dot(d), d.dot(d))
+                d_max = g_max
+            t0 = self._lbfgs_lr
+            if fuse["history_len"] == 0:
+                t0 *= min(1.0, 1.0 / math.sqrt(dd))
+            fuse["lbfgs_iterations"] += 1
+            point = self._take_step(closure, x_start, d, t0, _Point(0.0, f, gtd, g, loss), d_max)
+            if point is None:
+                self._set_params(x_start, None, 0.0)
+                self._clear_history()
+                t, d = 0.0, None
+                break
+            t = point.t
+            self._store_pair(t, d, g, point.g, ys_host=t * (point.gtd - gtd), ss_host=t * t * dd)
+            converged = (abs(point.f - f) < self._tolerance_change
+                         or t * d_max <= self._tolerance_change)
+            loss, g = point.loss, point.g
+            if converged:
+                break
+            x_start = self._flat_params()
+        if 0.0 < theta < 1.0:
+            self._blend(x_k, g_k, t, d, theta)
+        return loss_k
+
+    def _take_step(self, closure, x0: Tensor, d: Tensor, t0: float, start: "_Point",
+                   d_max: float) -> "_Point | None":
+        """Step along ``d`` from ``x0``: the accepted point, with the parameters left
+        there, or ``None`` when no usable point was found (parameters undefined)."""
+        if self._line_search is None:
+            point = self._trial(closure, x0, d, t0)
+            return point if point.finite else self._nonfinite()
+        return self._strong_wolfe(closure, x0, d, t0, start, d_max)
+
+    def _trial(self, closure, x0: Tensor, d: Tensor, t: float) -> "_Point":
+        """Evaluate the closure at :math:`x_0 + t d`: one host read of :math:`(f, g^\\top d)`."""
+        self._set_params(x0, d, t)
+        loss, g = self._evaluate(closure)
+        f, gtd = self._to_host(loss, g.dot(d))
+        return _Point(t, f, gtd, g, loss)
+
+    def _nonfinite(self) -> None:
+        self._fuse["nonfinite_recoveries"] += 1
+        return None
+
+    def _strong_wolfe(self, closure, x0: Tensor, d: Tensor, t: float, start: "_Point",
+                      d_max: float) -> "_Point | None":
+        """Strong-Wolfe line search: bracketing (N&W Alg. 3.5), then zoom (Alg. 3.6).
+
+        Accepts :math:`t` with :math:`f(x_0+td) \\le f_0 + c_1 t g_0^\\top d` and
+        :math:`|g(x_0+td)^\\top d| \\le c_2 |g_0^\\top d|` (N&W Eq. 3.7). Trial steps
+        are minimisers of the cubic through two points' values and slopes (N&W Eq. 3.59),
+        safeguarded as in minFunc and :class:`torch.optim.LBFGS`. When the evaluations
+        run out it returns the lowest point with sufficient decrease, or ``None``
+        (a counted failure) when there is none. A non-finite trial ends it with ``None``.
+        """
+        f0, gtd0, c1, c2 = start.f, start.gtd, self._c1, self._c2
+
+        def sufficient_decrease(p: _Point) -> bool:
+            return p.f <= f0 + c1 * p.t * gtd0
+
+        def curvature(p: _Point) -> bool:
+            return abs(p.gtd) <= -c2 * gtd0
+
+        prev, best, evals = start, None, 0
+        low = high = None
+        while evals < self._max_ls:
+            point = self._trial(closure, x0, d, t)
+            evals += 1
+            if not point.finite:
+                return self._nonfinite()
+            if not sufficient_decrease(point) or (evals > 1 and point.f >= prev.f):
+                low, high = prev, point
+                break
+            if curvature(point):
+                return point
+            best = point
+            if point.gtd >= 0:
+                low, high = point, prev
+                break
+            t = _cubic_minimizer(prev.t, prev.f, prev.gtd, point.t, point.f, point.gtd,
+                                 bounds=(point.t + 0.01 * (point.t - prev.t), 10.0 * point.t))
+            prev = point
+        insufficient_progress = False
+        while low is not None and evals < self._max_ls:
+            a, b = min(low.t, high.t), max(low.t, high.t)
+            if (b - a) * d_max < self._tolerance_change:
+                break
+            t = _cubic_minimizer(low.t, low.f, low.gtd, high.t, high.f, high.gtd)
+            # Keep t at least a tenth of the bracket from its ends (minFunc's safeguard).
+            margin = 0.1 * (b - a)
+            if min(b - t, t - a) < margin:
+                if insufficient_progress or t >= b or t <= a:
+                    t = b - margin if abs(t - b) < abs(t - a) else a + margin
+                    insufficient_progress = False
+                else:
+                    insufficient_progress = True
+            else:
+                insufficient_progress = False
+            point = self._trial(closure, x0, d, t)
+            evals += 1
+            if not point.finite:
+                return self._nonfinite()
+            if not sufficient_decrease(point) or point.f >= low.f:
+                high = point
+                continue
+            if curvature(point):
+                return point
+            if point.gtd * (high.t - low.t) >= 0:
+                high = low
+            low = best = point
+        if best is None:
+            self._fuse["line_search_failures"] += 1
+            return None
+        self._set_params(x0, d, best.t)
+        return best
+
+    def _blend(self, x_k: Tensor, g_k: Tensor, t: float, d: Tensor | None,
+               theta: float) -> None:
+        """:math:`x_{k+1} = \\theta x^{Adam}_{k+1} + (1-\\theta)(x_k + t d_k)`, the Adam
+        step taken from :math:`x_k` with the gradient :math:`g_k` of the same batch."""
+        params = self._params
+        self._set_params(x_k, None, 0.0)
+        grad_of = {id(p): gv for p, gv in zip(params, self._unflatten(g_k))}
+        for group in self.param_groups:
+            self._adam_update(group, group["params"], [grad_of[id(p)] for p in group["params"]])
+        torch._foreach_mul_(params, theta)
+        torch._foreach_add_(params, self._unflatten(x_k), alpha=1.0 - theta)
+        if d is not None:
+            torch._foreach_add_(params, self._unflatten(d), alpha=(1.0 - theta) * t)
+
+    # --------------------------------------------------- two-loop and history
+    def _ensure_history(self) -> None:
+        fuse = self._fuse
+        if fuse["S"] is None:
+            self._check_flat_vector()
+            p = self._params[0]
+            n = sum(q.numel() for q in self._params)
+            m = self._history_size
+            fuse["S"] = torch.zeros(m, n, dtype=p.dtype, device=p.device)
+            fuse["Y"] = torch.zeros(m, n, dtype=p.dtype, device=p.device)
+            fuse["rho"] = torch.zeros(m, dtype=p.dtype, device=p.device)
+            fuse["gamma"] = torch.ones((), dtype=p.dtype, device=p.device)
+
+    def _clear_history(self) -> None:
+        fuse = self._fuse
+        fuse["history_len"], fuse["history_next"] = 0, 0
+        if fuse["gamma"] is not None:
+            fuse["gamma"].fill_(1.0)
+
+    def _history_order(self) -> list[int]:
+        """Slots from the newest pair to the oldest."""
+        fuse = self._fuse
+        m, newest = self._history_size, fuse["history_next"] - 1
+        return [(newest - i) % m for i in range(fuse["history_len"])]
+
+    def _direction(self, g: Tensor) -> Tensor:
+        """:math:`d = -H g` by the two-loop recursion (N&W Alg. 7.4), all on the device."""
+        fuse = self._fuse
+        S, Y, rho = fuse["S"], fuse["Y"], fuse["rho"]
+        q = g.neg()
+        order = self._history_order()
+        alphas = []
+        for i in order:
+            alpha = rho[i] * S[i].dot(q)
+            q.addcmul_(Y[i], alpha, value=-1.0)
+            alphas.append(alpha)
+        q.mul_(fuse["gamma"])
+        for i, alpha in zip(reversed(order), reversed(alphas)):
+            beta = rho[i] * Y[i].dot(q)
+            q.addcmul_(S[i], alpha - beta)
+        return q
+
+    def _store_pair(self, t: float, d: Tensor, g: Tensor, g_new: Tensor,
+                    ys_host: float, ss_host: float) -> None:
+        """Append :math:`(s, y) = (t d, g_{new} - g)` unless :math:`s^\\top y \\le
+        \\varepsilon s^\\top s`; the test uses host scalars the line search already read."""
+        fuse = self._fuse
+        if not ys_host > self._curvature_eps * ss_host:
+            fuse["skipped_pairs"] += 1
+            return
+        slot = fuse["history_next"]
+        s, y = fuse["S"][slot], fuse["Y"][slot]
+        torch.mul(d, t, out=s)
+        torch.sub(g_new, g, out=y)
+        ys = y.dot(s)
+        # The device value of s'y decides rho; a (rounding-level) disagreement in sign with
+        # the host estimate makes the pair inert instead of indefinite.
+        fuse["rho"][slot] = torch.where(ys > 0, ys.reciprocal(), torch.zeros_like(ys))
+        fuse["gamma"].copy_(torch.where(ys > 0, ys / y.dot(y), fuse["gamma"]))
+        fuse["history_next"] = (slot + 1) % self._history_size
+        fuse["history_len"] = min(fuse["history_len"] + 1, self._history_size)
+
+    def _recover(self, x_good: Tensor) -> None:
+        """Non-finite loss or gradient: back to the last good point, fresh history."""
+        self._set_params(x_good, None, 0.0)
+        self._clear_history()
+        self._fuse["nonfinite_recoveries"] += 1
+
+    # ------------------------------------------------------ flat-vector tools
+    def _check_flat_vector(self) -> None:
+        p0 = self._params[0]
+        for p in self._params:
+            if p.device != p0.device or p.dtype != p0.dtype:
+                raise ValueError("FUSE argument 'params': the L-BFGS phase needs all "
+                                 "parameters on one device with one dtype, got "
+                                 f"{p0.device}/{p0.dtype} and {p.device}/{p.dtype}")
+            if torch.is_complex(p):
+                raise ValueError("FUSE argument 'params': complex parameters are not "
+                                 "supported by the L-BFGS phase")
+
+    def _unflatten(self, flat: Tensor) -> list[Tensor]:
+        return [v.view_as(p) for v, p in zip(flat.split(self._sizes), self._params)]
+
+    def _flat_params(self) -> Tensor:
+        return torch.cat([p.detach().reshape(-1) for p in self._params])
+
+    def _set_params(self, x0: Tensor, d: Tensor | None, t: float) -> None:
+        """Parameters :math:`\\leftarrow x_0 + t d` (two foreach kernels, no sync)."""
+        torch._foreach_copy_(self._params, self._unflatten(x0))
+        if d is not None and t != 0.0:
+            torch._foreach_add_(self._params, self._unflatten(d), alpha=t)
+
+    def _evaluate(self, closure: Callable[[], Tensor]) -> tuple[Tensor, Tensor]:
+        """Loss (averaged over ranks) and flat gradient at the current parameters."""
+        with torch.enable_grad():
+            loss = closure()
+        self._fuse["closure_evals"] += 1
+        loss = self._all_ranks_mean(torch.as_tensor(loss).detach())
+        grads = [p.grad.reshape(-1) if p.grad is not None else p.new_zeros(p.numel())
+                 for p in self._params]
+        return loss, torch.cat(grads)
+
+    def _all_ranks_mean(self, value: Tensor) -> Tensor:
+        enabled = self._distributed
+        if enabled is None:
+            enabled = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+        if not enabled:
+            return value
+        value = value.clone()
+        dist.all_reduce(value, op=dist.ReduceOp.SUM)
+        return value / dist.get_world_size()
+
+    @staticmethod
+    def _to_host(*scalars: Tensor) -> list[float]:
+        """Read several device scalars in one transfer (one sync)."""
+        return torch.stack([s.to(torch.float64) for s in scalars]).tolist()
+
+
+def _host_step_dtype() -> torch.dtype:
+    """dtype of Adam's host-side step counter, as :class:`torch.optim.Adam` makes it."""
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+
+
+def _cubic_minimizer(t1: float, f1: float, g1: float, t2: float, f2: float, g2: float,
+                     bounds: tuple[float, float] | None = None) -> float:
+    """Minimiser of the cubic through :math:`(t_1, f_1, g_1)` and :math:`(t_2, f_2, g_2)`
+    (N&W Eq. 3.59), clipped to ``bounds`` (default: the interval between the points);
+    the interval's midpoint when the cubic has no minimiser."""
+    lo, hi = bounds if bounds is not None else (min(t1, t2), max(t1, t2))
+    d1 = g1 + g2 - 3.0 * (f1 - f2) / (t1 - t2)
+    d2_square = d1 * d1 - g1 * g2
+    if d2_square < 0:
+        return 0.5 * (lo + hi)
+    d2 = math.sqrt(d2_square)
+    if t1 <= t2:
+        t = t2 - (t2 - t1) * ((g2 + d2 - d1) / (g2 - g1 + 2.0 * d2))
+    else:
+        t = t1 - (t1 - t2) * ((g1 + d2 - d1) / (g1 - g2 + 2.0 * d2))
+    return min(max(t, lo), hi)
