@@ -316,7 +316,7 @@ class FUSE(Optimizer):
 
         Args:
             monitored_loss: the loss the ``"loss"`` rule watches (training or validation),
-                required for that rule and ignored otherwise.
+                required by that rule until it switches, ignored otherwise.
 
         Returns:
             True when this call switched FUSE-PV to the L-BFGS phase.
@@ -324,26 +324,27 @@ class FUSE(Optimizer):
         fuse = self._fuse
         fuse["epoch"] += 1
         rule = self._switch
-        if rule == "loss":
-            if monitored_loss is None:
-                raise TypeError("FUSE.end_epoch: switch='loss' needs the argument "
-                                "'monitored_loss'")
-            self._track_loss(self._all_ranks_mean(torch.as_tensor(monitored_loss)))
-        elif rule == "gradient":
-            self._close_gradient_epoch()
         if fuse["phase"] != _ADAM_PHASE:
             return False
         if rule == "epoch":
             return self._apply_epoch_rule()
         warm = fuse["epoch"] >= self._warmup_epochs
-        if rule == "gradient" and warm and fuse["last_epoch_grad_norm"] < self._grad_threshold:
-            return self._switch_to_lbfgs(
-                f"epoch-mean gradient norm {fuse['last_epoch_grad_norm']:.4g} < "
-                f"grad_threshold={self._grad_threshold}")
-        if rule == "loss" and warm and fuse["epochs_without_improvement"] >= self._patience:
-            return self._switch_to_lbfgs(
-                f"no relative improvement > {self._min_delta} in the monitored loss for "
-                f"{fuse['epochs_without_improvement']} epochs (patience={self._patience})")
+        if rule == "gradient":
+            self._close_gradient_epoch()
+            if warm and fuse["last_epoch_grad_norm"] < self._grad_threshold:
+                return self._switch_to_lbfgs(
+                    f"epoch-mean gradient norm {fuse['last_epoch_grad_norm']:.4g} < "
+                    f"grad_threshold={self._grad_threshold}")
+        if rule == "loss":
+            if monitored_loss is None:
+                raise TypeError("FUSE.end_epoch: switch='loss' needs the argument "
+                                "'monitored_loss'")
+            self._track_loss(self._all_ranks_mean(torch.as_tensor(monitored_loss)))
+            if warm and fuse["epochs_without_improvement"] >= self._patience:
+                return self._switch_to_lbfgs(
+                    f"no relative improvement > {self._min_delta} in the monitored loss "
+                    f"for {fuse['epochs_without_improvement']} epochs "
+                    f"(patience={self._patience})")
         return False
 
     # ------------------------------------------------------------- schedule
@@ -475,12 +476,9 @@ class FUSE(Optimizer):
             if g_max <= self._tolerance_grad:
                 t, d = 0.0, None
                 break
-            if gtd > -self._tolerance_change:
-                # H lost positive definiteness (rounding): restart from steepest descent.
-                self._clear_history()
-                d = g.neg()
-                gtd, dd = self._to_host(g.dot(d), d.dot(d))
-                d_max = g_max
+            if gtd > -self._tolerance_change:  # no descent left along d (as torch)
+                t, d = 0.0, None
+                break
             t0 = self._lbfgs_lr
             if fuse["history_len"] == 0:
                 t0 *= min(1.0, 1.0 / math.sqrt(dd))
@@ -564,7 +562,7 @@ class FUSE(Optimizer):
         insufficient_progress = False
         while low is not None and evals < self._max_ls:
             a, b = min(low.t, high.t), max(low.t, high.t)
-            if (b - a) * d_max < self._tolerance_change:
+            if (b - a) * d_max <= self._tolerance_change:
                 break
             t = _cubic_minimizer(low.t, low.f, low.gtd, high.t, high.f, high.gtd)
             # Keep t at least a tenth of the bracket from its ends (minFunc's safeguard).
@@ -738,13 +736,20 @@ def _cubic_minimizer(t1: float, f1: float, g1: float, t2: float, f2: float, g2: 
     (N&W Eq. 3.59), clipped to ``bounds`` (default: the interval between the points);
     the interval's midpoint when the cubic has no minimiser."""
     lo, hi = bounds if bounds is not None else (min(t1, t2), max(t1, t2))
+    if t1 == t2:
+        return 0.5 * (lo + hi)
     d1 = g1 + g2 - 3.0 * (f1 - f2) / (t1 - t2)
     d2_square = d1 * d1 - g1 * g2
-    if d2_square < 0:
+    if not d2_square >= 0:
         return 0.5 * (lo + hi)
     d2 = math.sqrt(d2_square)
     if t1 <= t2:
-        t = t2 - (t2 - t1) * ((g2 + d2 - d1) / (g2 - g1 + 2.0 * d2))
+        denominator, t = g2 - g1 + 2.0 * d2, t2
+        t_other, g_far = t1, g2
     else:
-        t = t1 - (t1 - t2) * ((g1 + d2 - d1) / (g1 - g2 + 2.0 * d2))
+        denominator, t = g1 - g2 + 2.0 * d2, t1
+        t_other, g_far = t2, g1
+    if denominator == 0:
+        return 0.5 * (lo + hi)
+    t = t - (t - t_other) * ((g_far + d2 - d1) / denominator)
     return min(max(t, lo), hi)

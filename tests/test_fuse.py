@@ -1,0 +1,425 @@
+"""Tests of the FUSE optimizer (src/fuse.py): equivalences, convergence, switch rules,
+recovery, checkpoints and argument errors. Everything runs on the CPU."""
+
+import copy
+import io
+
+import numpy as np
+import pytest
+import scipy.optimize
+import torch
+
+from fuse import FUSE
+
+
+# ---------------------------------------------------------------- fixtures
+def small_net(seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(),
+                               torch.nn.Linear(16, 16), torch.nn.Tanh(),
+                               torch.nn.Linear(16, 1))
+
+
+def regression_batches(n_batches: int = 10, batch: int = 32, seed: int = 1):
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n_batches, batch, 8, generator=gen)
+    y = torch.sin(x.sum(-1, keepdim=True)) + 0.1 * torch.randn(n_batches, batch, 1, generator=gen)
+    return list(zip(x, y))
+
+
+def make_closure(model, opt, x, y):
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        return loss
+    return closure
+
+
+def train(model, opt, batches, steps, start=0, epoch_len=None):
+    """Steps over the batches in order (cycling); end_epoch every epoch_len steps."""
+    for k in range(start, start + steps):
+        x, y = batches[k % len(batches)]
+        opt.step(make_closure(model, opt, x, y))
+        if epoch_len and (k + 1) % epoch_len == 0:
+            opt.end_epoch()
+
+
+def params_of(model):
+    return [p.detach().clone() for p in model.parameters()]
+
+
+def assert_same(a, b):
+    for p, q in zip(a, b):
+        assert torch.equal(p, q), (p - q).abs().max()
+
+
+def rosenbrock(x):
+    return (100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2).sum()
+
+
+# ---------------------------------------------- Adam phase: torch.optim.Adam
+@pytest.mark.parametrize("foreach", [False, True])
+@pytest.mark.parametrize("amsgrad,weight_decay", [(False, 0.0), (True, 1e-2)])
+def test_adam_phase_matches_torch_adam_bitwise(foreach, amsgrad, weight_decay):
+    batches = regression_batches()
+    ref, ours = small_net(), small_net()
+    groups = lambda m: [{"params": m[0].parameters(), "lr": 3e-3},  # noqa: E731
+                        {"params": list(m[2].parameters()) + list(m[4].parameters())}]
+    opt_ref = torch.optim.Adam(groups(ref), lr=1e-3, weight_decay=weight_decay,
+                               amsgrad=amsgrad, foreach=foreach)
+    opt = FUSE(groups(ours), lr=1e-3, weight_decay=weight_decay, amsgrad=amsgrad,
+               foreach=foreach, switch="epoch", switch_epoch=1000)
+    train(ref, opt_ref, batches, 100)
+    train(ours, opt, batches, 100)
+    assert_same(params_of(ref), params_of(ours))
+    assert opt.phase == "adam"
+
+
+def test_adam_defaults_are_torch_defaults():
+    (d,) = [g for g in FUSE([torch.zeros(1, requires_grad=True)]).param_groups]
+    (r,) = torch.optim.Adam([torch.zeros(1, requires_grad=True)]).param_groups
+    for key in ("lr", "betas", "eps", "weight_decay", "amsgrad"):
+        assert d[key] == r[key], key
+
+
+def test_theta_one_is_adam_and_theta_zero_is_the_lbfgs_phase():
+    batches = regression_batches()
+    ref, ours = small_net(), small_net()
+    train(ref, torch.optim.Adam(ref.parameters()), batches, 30)
+    train(ours, FUSE(ours.parameters(), theta=lambda step: 1.0), batches, 30)
+    assert_same(params_of(ref), params_of(ours))
+
+    blend0, pv = small_net(), small_net()
+    opt0 = FUSE(blend0.parameters(), theta=0.0)
+    opt_pv = FUSE(pv.parameters(), switch="epoch", switch_step=0)
+    train(blend0, opt0, batches, 30)
+    train(pv, opt_pv, batches, 30)
+    assert_same(params_of(blend0), params_of(pv))
+    assert opt0.phase == opt_pv.phase == "lbfgs"
+    assert opt_pv.counters["lbfgs_iterations"] == 30
+
+
+def test_blend_is_the_convex_combination_of_the_two_steps():
+    (x, y), theta = regression_batches()[0], 0.3
+    adam_net, lbfgs_net, fuse_net = small_net(), small_net(), small_net()
+    opt_a = torch.optim.Adam(adam_net.parameters(), lr=1e-2)
+    opt_a.step(make_closure(adam_net, opt_a, x, y))
+    opt_l = FUSE(lbfgs_net.parameters(), theta=0.0)
+    opt_l.step(make_closure(lbfgs_net, opt_l, x, y))
+    opt_f = FUSE(fuse_net.parameters(), lr=1e-2, theta=theta)
+    opt_f.step(make_closure(fuse_net, opt_f, x, y))
+    for pa, pl, pf in zip(adam_net.parameters(), lbfgs_net.parameters(), fuse_net.parameters()):
+        torch.testing.assert_close(pf, theta * pa + (1 - theta) * pl, rtol=1e-6, atol=1e-7)
+    assert opt_f.phase == "fuse"
+    # The blended run keeps Adam's moments: they are those of the pure Adam step.
+    p_a, p_f = next(adam_net.parameters()), next(fuse_net.parameters())
+    torch.testing.assert_close(opt_f.state[p_f]["exp_avg"], opt_a.state[p_a]["exp_avg"])
+
+
+# ---------------------------------------- deterministic problems, full batch
+def run_full_batch(x, objective, **kwargs):
+    opt = FUSE([x], theta=0.0, max_iter=10_000, **kwargs)
+
+    def closure():
+        opt.zero_grad()
+        f = objective(x)
+        f.backward()
+        return f
+    opt.step(closure)
+    return opt
+
+
+def test_strongly_convex_quadratic_kappa_1e3_to_gradient_norm_1e_8():
+    gen = torch.Generator().manual_seed(0)
+    q, _ = torch.linalg.qr(torch.randn(50, 50, generator=gen, dtype=torch.float64))
+    a = q @ torch.diag(torch.logspace(0, 3, 50, dtype=torch.float64)) @ q.T  # kappa = 1e3
+    x_star = torch.randn(50, generator=gen, dtype=torch.float64)
+    x = torch.zeros(50, dtype=torch.float64, requires_grad=True)
+    # f = (x - x*)' A (x - x*) / 2, written so that f* = 0 is not lost to cancellation.
+    opt = run_full_batch(x, lambda v: 0.5 * (v - x_star) @ a @ (v - x_star),
+                         tolerance_grad=1e-10, tolerance_change=0.0)
+    grad_norm = torch.linalg.vector_norm(a @ (x.detach() - x_star)).item()
+    print(f"quadratic: |g| = {grad_norm:.2e} after {opt.counters['closure_evals']} evaluations")
+    assert grad_norm < 1e-8
+    assert opt.counters["line_search_failures"] == 0
+
+
+@pytest.mark.parametrize("n", [2, 10, 100])
+def test_rosenbrock_against_scipy_lbfgsb(n):
+    x0 = np.tile([-1.2, 1.0], n // 2)
+    reference = scipy.optimize.minimize(scipy.optimize.rosen, x0, jac=scipy.optimize.rosen_der,
+                                        method="L-BFGS-B")
+    x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    evals_to_target = []
+
+    def objective(v):
+        f = rosenbrock(v)
+        if f.item() < 1e-10 and not evals_to_target:
+            evals_to_target.append(opt_counter() + 1)
+        return f
+    opt = None
+    opt_counter = lambda: opt.counters["closure_evals"] if opt else 0  # noqa: E731
+    opt = FUSE([x], theta=0.0, max_iter=10_000, tolerance_grad=1e-12, tolerance_change=0.0)
+
+    def closure():
+        opt.zero_grad()
+        f = objective(x)
+        f.backward()
+        return f
+    opt.step(closure)
+    assert rosenbrock(x.detach()).item() < 1e-10
+    ours = evals_to_target[0]
+    print(f"Rosenbrock {n}-D: FUSE L-BFGS {ours} closure evaluations to f < 1e-10; "
+          f"scipy L-BFGS-B (defaults) {reference.nfev} evaluations, f = {reference.fun:.1e}")
+    assert ours <= 1.25 * reference.nfev
+
+
+def test_fixed_step_lbfgs_converges_on_a_quadratic():
+    a = torch.diag(torch.linspace(1.0, 4.0, 10, dtype=torch.float64))
+    x = torch.ones(10, dtype=torch.float64, requires_grad=True)
+    opt = FUSE([x], theta=0.0, line_search=None, lbfgs_lr=0.5, tolerance_change=0.0)
+
+    def closure():
+        opt.zero_grad()
+        f = 0.5 * x @ a @ x
+        f.backward()
+        return f
+    for _ in range(60):
+        opt.step(closure)
+    assert x.detach().abs().max() < 1e-6
+    # Each step evaluates x_k; each iteration then evaluates x_k + t d on the same batch.
+    counters = opt.counters
+    assert counters["closure_evals"] == counters["step"] + counters["lbfgs_iterations"]
+
+
+def test_pairs_come_from_one_batch_and_bad_pairs_are_skipped():
+    """With a closure that changes its objective between calls the pair would mix
+    batches; FUSE evaluates both ends on the closure it is given, so a negative-curvature
+    pair can only come from the objective itself, and is then skipped."""
+    x = torch.tensor([1.0, 1.0], dtype=torch.float64, requires_grad=True)
+    opt = FUSE([x], theta=0.0, line_search=None, lbfgs_lr=0.5)
+
+    def concave():
+        opt.zero_grad()
+        f = -(x ** 2).sum() + 0.01 * (x ** 4).sum()
+        f.backward()
+        return f
+    opt.step(concave)
+    assert opt.counters["skipped_pairs"] == 1
+    assert opt._fuse["history_len"] == 0
+
+
+# -------------------------------------------------------------- switch rules
+def test_epoch_rule_switches_once_at_the_given_epoch():
+    batches = regression_batches()
+    model = small_net()
+    opt = FUSE(model.parameters(), switch="epoch", switch_epoch=2)
+    train(model, opt, batches, 5, epoch_len=5)
+    assert opt.phase == "adam" and opt.counters["switch_epoch"] is None
+    train(model, opt, batches, 5, start=5, epoch_len=5)
+    assert opt.counters["switch_epoch"] == 2 and opt.counters["switch_step"] == 10
+    assert opt.phase == "lbfgs" and opt.counters["lbfgs_iterations"] == 0
+    train(model, opt, batches, 20, start=10, epoch_len=5)
+    assert opt.phase == "lbfgs" and opt.counters["switch_epoch"] == 2
+    assert opt.counters["lbfgs_iterations"] == 20
+
+
+def test_step_rule_switches_before_the_given_step():
+    batches = regression_batches()
+    model = small_net()
+    opt = FUSE(model.parameters(), switch="epoch", switch_step=7)
+    train(model, opt, batches, 12)
+    assert opt.counters["switch_step"] == 7
+    assert opt.counters["lbfgs_iterations"] == 5
+    assert "switch_step=7" in opt.counters["switch_reason"]
+
+
+def run_gradient_rule(threshold, epochs=12):
+    """Train with the gradient rule; return (epoch means of |g| seen in the Adam phase,
+    epoch at which end_epoch reported the switch, the optimizer)."""
+    batches = regression_batches()
+    model = small_net()
+    norms = []
+    opt = FUSE(model.parameters(), lr=1e-2, switch="gradient", warmup_epochs=3,
+               grad_threshold=threshold)
+
+    def closure_recording(x, y):
+        def closure():
+            opt.zero_grad()
+            loss = torch.nn.functional.mse_loss(model(x), y)
+            loss.backward()
+            if opt.phase == "adam":
+                norms.append(torch.sqrt(sum((p.grad ** 2).sum() for p in model.parameters())))
+            return loss
+        return closure
+
+    epoch_means, switched_at = [], None
+    for epoch in range(1, epochs + 1):
+        for x, y in batches:
+            opt.step(closure_recording(x, y))
+        if opt.phase == "adam":
+            epoch_means.append(torch.stack(norms[-len(batches):]).mean().item())
+        if opt.end_epoch():
+            switched_at = epoch
+    return epoch_means, switched_at, opt
+
+
+def test_gradient_rule_fires_at_the_first_warm_epoch_below_threshold():
+    means, never, _ = run_gradient_rule(threshold=1e-9)
+    assert never is None and len(means) == 12
+    threshold = sorted(means)[len(means) // 2]  # crossed somewhere in the run
+    expected = next(e for e, m in enumerate(means, 1) if e >= 3 and m < threshold)
+    means_seen, switched_at, opt = run_gradient_rule(threshold)
+    assert switched_at == expected == opt.counters["switch_epoch"]
+    assert means_seen == means[:expected]
+    assert means[expected - 1] == pytest.approx(opt._fuse["last_epoch_grad_norm"], rel=1e-5)
+    assert opt.phase == "lbfgs" and opt.counters["lbfgs_iterations"] > 0
+
+
+def test_loss_rule_uses_patience_after_warmup_and_never_switches_back():
+    model = small_net()
+    opt = FUSE(model.parameters(), switch="loss", warmup_epochs=3, patience=2, min_delta=0.01)
+    losses = [10.0, 5.0, 4.0, 3.99, 3.98, 3.0, 1.0, 0.5]
+    switched = [opt.end_epoch(monitored_loss=v) for v in losses]
+    # epoch 4: 3.99 is not 1% below 4.0 (wait 1); epoch 5: 3.98 neither (wait 2) -> switch
+    assert switched == [False, False, False, False, True, False, False, False]
+    assert opt.counters["switch_epoch"] == 5 and opt.phase == "lbfgs"
+    with pytest.raises(TypeError, match="monitored_loss"):
+        FUSE(model.parameters(), switch="loss").end_epoch()
+
+
+def test_loss_rule_waits_for_warmup():
+    model = small_net()
+    opt = FUSE(model.parameters(), switch="loss", warmup_epochs=4, patience=1)
+    switched = [opt.end_epoch(monitored_loss=1.0) for _ in range(5)]
+    assert switched == [False, False, False, True, False]
+
+
+# ------------------------------------------------------ safety and checkpoints
+def test_nonfinite_loss_restores_last_good_point_and_keeps_adam_state():
+    batches = regression_batches()
+    model = small_net()
+    opt = FUSE(model.parameters(), switch="epoch", switch_step=5)
+    train(model, opt, batches, 8)
+    assert opt._fuse["history_len"] > 0
+    adam_state = {p: {k: v.clone() for k, v in s.items()} for p, s in opt.state.items()}
+    before = params_of(model)
+    x, y = batches[0]
+
+    def poisoned():
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y) * float("nan")
+        loss.backward()
+        return loss
+    opt.step(poisoned)
+    assert_same(before, params_of(model))
+    assert opt.counters["nonfinite_recoveries"] == 1
+    assert opt._fuse["history_len"] == 0
+    for p in model.parameters():
+        assert torch.equal(adam_state[p]["exp_avg"], opt.state[p]["exp_avg"])
+    train(model, opt, batches, 5, start=8)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert opt._fuse["history_len"] > 0
+
+
+def test_nonfinite_trial_point_in_line_search_is_recovered():
+    x = torch.tensor([0.5, 0.5], dtype=torch.float64, requires_grad=True)
+    opt = FUSE([x], theta=0.0, lbfgs_lr=10.0)
+
+    def closure():  # log barrier: the first trial (far out) is non-finite
+        opt.zero_grad()
+        f = -torch.log(1.0 - x.pow(2).sum()) + x.sum()
+        f.backward()
+        return f
+    opt.step(closure)
+    assert opt.counters["nonfinite_recoveries"] == 1
+    assert torch.equal(x.detach(), torch.tensor([0.5, 0.5], dtype=torch.float64))
+    for _ in range(5):
+        opt.step(closure)
+    assert torch.isfinite(x).all() and x.detach().pow(2).sum() < 1
+
+
+@pytest.mark.parametrize("stop_at", [3, 9], ids=["adam-phase", "lbfgs-phase"])
+def test_state_dict_round_trip_resumes_the_same_trajectory(stop_at):
+    batches = regression_batches()
+    settings = dict(switch="epoch", switch_step=6, history_size=3)
+    straight = small_net()
+    opt_straight = FUSE(straight.parameters(), **settings)
+    train(straight, opt_straight, batches, 14)
+
+    first = small_net()
+    opt_first = FUSE(first.parameters(), **settings)
+    train(first, opt_first, batches, stop_at)
+    buffer = io.BytesIO()
+    torch.save({"model": first.state_dict(), "opt": opt_first.state_dict()}, buffer)
+    buffer.seek(0)
+    saved = torch.load(buffer, weights_only=False)
+
+    resumed = small_net(seed=123)
+    opt_resumed = FUSE(resumed.parameters(), **settings)
+    resumed.load_state_dict(saved["model"])
+    opt_resumed.load_state_dict(saved["opt"])
+    train(resumed, opt_resumed, batches, 14 - stop_at, start=stop_at)
+    assert_same(params_of(straight), params_of(resumed))
+    assert opt_resumed.counters == opt_straight.counters
+
+
+# --------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(lr=-1.0), "lr"),
+    (dict(theta=1.5), "theta"),
+    (dict(theta=-0.1), "theta"),
+    (dict(switch="sometimes"), "switch"),
+    (dict(history_size=0), "history_size"),
+    (dict(switch="epoch", theta=0.5), "theta"),
+    (dict(line_search="armijo"), "line_search"),
+    (dict(betas=(0.9, 1.0)), "betas"),
+    (dict(switch_epoch=-1), "switch_epoch"),
+    (dict(patience=0), "patience"),
+    (dict(max_iter=0), "max_iter"),
+    (dict(lbfgs_lr=0.0), "lbfgs_lr"),
+])
+def test_bad_arguments_name_the_argument(kwargs, name):
+    with pytest.raises(ValueError, match=f"'{name}"):
+        FUSE(small_net().parameters(), **kwargs)
+
+
+def test_theta_schedule_out_of_range_is_reported_when_used():
+    model = small_net()
+    opt = FUSE(model.parameters(), theta=lambda step: 2.0)
+    x, y = regression_batches()[0]
+    with pytest.raises(ValueError, match="'theta'"):
+        opt.step(make_closure(model, opt, x, y))
+
+
+def test_lbfgs_phase_without_closure_is_a_type_error():
+    opt = FUSE(small_net().parameters(), switch="epoch", switch_step=0)
+    with pytest.raises(TypeError, match="closure"):
+        opt.step()
+
+
+def test_mixed_dtypes_are_rejected_when_lbfgs_may_run():
+    params = [torch.zeros(2, requires_grad=True),
+              torch.zeros(2, dtype=torch.float64, requires_grad=True)]
+    with pytest.raises(ValueError, match="'params'"):
+        FUSE(params, switch="epoch")
+    FUSE(params)  # pure Adam is fine
+
+
+# ----------------------------------------------------------- host transfers
+def test_one_host_read_per_closure_evaluation(monkeypatch):
+    """By design an L-BFGS iteration reads the device once per closure evaluation (plus
+    the read of the starting point); Adam steps never read it."""
+    reads = []
+    original = FUSE._to_host
+    monkeypatch.setattr(FUSE, "_to_host", staticmethod(
+        lambda *s: reads.append(len(s)) or original(*s)))
+    batches = regression_batches()
+    model = small_net()
+    opt = FUSE(model.parameters(), switch="epoch", switch_step=10)
+    train(model, opt, batches, 10)
+    assert reads == []
+    train(model, opt, batches, 10, start=10)
+    evals = opt.counters["closure_evals"] - 10
+    assert len(reads) == evals  # start point + each trial, once each
