@@ -1,0 +1,34 @@
+# The two commands of the README:
+#   make reproduce   environment (if missing) + data (verified) + dvc repro
+#   make test        environment (if missing) + the test suite
+# Data source for `make data`: MIRROR=DIR or $FUSE_DATA_MIRROR (a local copy laid out as
+# ../shared/datasets), else the official downloads through torchvision.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(abspath $(VENV))/bin
+MIRROR ?= $(FUSE_DATA_MIRROR)
+export PATH := $(BIN):$(PATH)
+
+.PHONY: env data reproduce test
+
+env: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-lock.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade-strategy only-if-needed \
+		-r requirements.txt -c requirements-lock.txt
+	$(BIN)/python -m pip install --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name fuse-repro \
+		--display-name "Python (fuse-repro)"
+	touch $@
+
+data: env
+	$(BIN)/python -m fuse_repro.data fetch --data-dir data $(if $(MIRROR),--mirror $(MIRROR))
+
+reproduce: data
+	$(BIN)/python -m fuse_repro.params params.yaml
+	$(BIN)/dvc repro
+
+test: env
+	$(BIN)/python -m pytest

@@ -1,0 +1,99 @@
+"""The optimizers compared in the experiments, behind one small interface.
+
+Every optimizer built here has ``step(closure)``, ``end_epoch(train_loss)``, ``zero_grad()``
+and ``phase`` (the update rule in use), so the training loop treats them alike:
+
+* ``sgd``, ``adam``: :class:`torch.optim.SGD` / :class:`torch.optim.Adam`;
+* ``lbfgs``: :class:`torch.optim.LBFGS` with strong-Wolfe line search, as the official
+  code builds it (``history_size=10, max_eval=4``, default ``max_iter=20``, ``lr=1``);
+* ``adam_sgd``: Adam, then plain SGD from ``switch_epoch`` on (official baseline, which
+  switches at half the epochs);
+* ``fuse_pv_epoch`` / ``fuse_pv_gradient`` / ``fuse_pv_loss``: :class:`fuse.FUSE` with
+  that switch rule; the loss rule watches the training loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+
+from fuse import FUSE
+
+
+class TorchOptimizer:
+    """A torch optimizer with a constant phase name and a no-op epoch hook."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, phase: str) -> None:
+        self.optimizer, self.phase = optimizer, phase
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> Any:
+        return self.optimizer.step(closure)
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad()
+
+    def end_epoch(self, train_loss: float) -> None:
+        del train_loss
+
+
+class AdamThenSGD(TorchOptimizer):
+    """Adam for ``switch_epoch`` epochs, then SGD: two optimizers, one-way switch."""
+
+    def __init__(self, params: Iterable[torch.Tensor], adam_lr: float, sgd_lr: float,
+                 switch_epoch: int) -> None:
+        params = list(params)
+        self.sgd = torch.optim.SGD(params, lr=sgd_lr)
+        self.switch_epoch, self.epoch = switch_epoch, 0
+        super().__init__(torch.optim.Adam(params, lr=adam_lr), "adam")
+        self._switch_if_due()
+
+    def end_epoch(self, train_loss: float) -> None:
+        self.epoch += 1
+        self._switch_if_due()
+
+    def _switch_if_due(self) -> None:
+        if self.epoch >= self.switch_epoch:
+            self.optimizer, self.phase = self.sgd, "sgd"
+
+
+class FusePV(TorchOptimizer):
+    """:class:`fuse.FUSE` in its practical version; the phase is FUSE's own."""
+
+    def __init__(self, optimizer: FUSE) -> None:
+        super().__init__(optimizer, optimizer.phase)
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> Any:
+        loss = self.optimizer.step(closure)
+        self.phase = self.optimizer.phase
+        return loss
+
+    def end_epoch(self, train_loss: float) -> None:
+        self.optimizer.end_epoch(monitored_loss=train_loss)
+        self.phase = self.optimizer.phase
+
+
+def build_optimizer(name: str, params: Iterable[torch.Tensor], config: dict[str, Any]):
+    """The optimizer ``name`` with the hyper-parameters of an experiment ``config``."""
+    if name == "sgd":
+        return TorchOptimizer(torch.optim.SGD(params, lr=config["sgd"]["lr"]), "sgd")
+    if name == "adam":
+        return TorchOptimizer(torch.optim.Adam(params, lr=config["adam"]["lr"]), "adam")
+    if name == "lbfgs":
+        lb = config["lbfgs"]
+        return TorchOptimizer(torch.optim.LBFGS(
+            params, lr=lb["lr"], history_size=lb["history_size"], max_iter=lb["max_iter"],
+            max_eval=lb["max_eval"], line_search_fn="strong_wolfe"), "lbfgs")
+    if name == "adam_sgd":
+        return AdamThenSGD(params, config["adam"]["lr"], config["sgd"]["lr"],
+                           config["adam_sgd"]["switch_epoch"])
+    if name.startswith("fuse_pv_"):
+        fp = config["fuse_pv"]
+        return FusePV(FUSE(
+            params, lr=fp["lr"], switch=name.removeprefix("fuse_pv_"),
+            switch_epoch=fp["switch_epoch"], grad_threshold=fp["grad_threshold"],
+            warmup_epochs=fp["warmup_epochs"], patience=fp["patience"],
+            min_delta=fp["min_delta"], lbfgs_lr=fp["lbfgs_lr"],
+            history_size=fp["history_size"], max_iter=fp["max_iter"]))
+    raise ValueError(f"unknown optimizer {name!r}")

@@ -1,0 +1,187 @@
+"""Load and validate ``params.yaml`` before any work starts.
+
+Every key is checked against a schema: an unknown key, a missing key, a wrong type or an
+out-of-range value raises :class:`ParamsError` naming the key by its full path (for
+example ``fashion_mnist.paper.fuse_pv.patience``). ``python -m fuse_repro.params`` checks
+the file from the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SCALES = ("quick", "paper")
+FASHION_MNIST_MODELS = ("cnn", "mlp")
+OPTIMIZERS = ("sgd", "adam", "lbfgs", "adam_sgd",
+              "fuse_pv_epoch", "fuse_pv_gradient", "fuse_pv_loss")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ParamsError(ValueError):
+    """A key of params.yaml is unknown, missing, of the wrong type or out of range."""
+
+
+# ------------------------------------------------------------------- schema
+@dataclass(frozen=True)
+class Number:
+    """An int (``integer=True``) or float within ``[low, high]`` (``None``: unbounded);
+    ``positive`` excludes ``low`` itself."""
+
+    integer: bool = False
+    low: float | None = None
+    high: float | None = None
+    positive: bool = False
+    nullable: bool = False
+
+    def check(self, value: Any, key: str) -> None:
+        if value is None and self.nullable:
+            return
+        kind = "an integer" if self.integer else "a number"
+        if isinstance(value, bool) or not isinstance(value, int if self.integer else (int, float)):
+            raise ParamsError(f"{key}: expected {kind}{' or null' if self.nullable else ''}, "
+                              f"got {value!r}")
+        if self.low is not None and (value < self.low or (self.positive and value == self.low)):
+            relation = ">" if self.positive else ">="
+            raise ParamsError(f"{key}: must be {relation} {self.low}, got {value!r}")
+        if self.high is not None and value > self.high:
+            raise ParamsError(f"{key}: must be <= {self.high}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Choice:
+    options: tuple
+
+    def check(self, value: Any, key: str) -> None:
+        if value not in self.options:
+            raise ParamsError(f"{key}: must be one of {list(self.options)}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A non-empty list without repeats whose items satisfy ``item``."""
+
+    item: Any
+
+    def check(self, value: Any, key: str) -> None:
+        if not isinstance(value, list) or not value:
+            raise ParamsError(f"{key}: expected a non-empty list, got {value!r}")
+        for i, element in enumerate(value):
+            self.item.check(element, f"{key}[{i}]")
+        if len(set(map(repr, value))) != len(value):
+            raise ParamsError(f"{key}: has repeated entries: {value!r}")
+
+
+def check_section(section: Any, schema: dict[str, Any], key: str) -> None:
+    """Check a mapping against ``schema`` (values are specs or nested schemas)."""
+    if not isinstance(section, dict):
+        raise ParamsError(f"{key}: expected a mapping, got {section!r}")
+    unknown = sorted(set(section) - set(schema))
+    if unknown:
+        raise ParamsError(f"{key}.{unknown[0]}: unknown key (known: {sorted(schema)})")
+    missing = sorted(set(schema) - set(section))
+    if missing:
+        raise ParamsError(f"{key}.{missing[0]}: missing key")
+    for name, spec in schema.items():
+        child = f"{key}.{name}"
+        if isinstance(spec, dict):
+            check_section(section[name], spec, child)
+        else:
+            spec.check(section[name], child)
+
+
+POSITIVE_INT = Number(integer=True, low=1)
+LEARNING_RATE = Number(low=0.0, positive=True)
+
+FASHION_MNIST = {
+    "models": ListOf(Choice(FASHION_MNIST_MODELS)),
+    "optimizers": ListOf(Choice(OPTIMIZERS)),
+    "seeds": ListOf(Number(integer=True, low=0)),
+    "epochs": POSITIVE_INT,
+    "batch_size": POSITIVE_INT,
+    "train_size": Number(integer=True, low=1, high=60000, nullable=True),
+    "test_size": Number(integer=True, low=1, high=10000, nullable=True),
+    "device": Choice(DEVICES),
+    "sgd": {"lr": LEARNING_RATE},
+    "adam": {"lr": LEARNING_RATE},
+    "adam_sgd": {"switch_epoch": Number(integer=True, low=0)},
+    "lbfgs": {"lr": LEARNING_RATE, "history_size": POSITIVE_INT, "max_iter": POSITIVE_INT,
+              "max_eval": POSITIVE_INT},
+    "fuse_pv": {"lr": LEARNING_RATE, "lbfgs_lr": LEARNING_RATE, "history_size": POSITIVE_INT,
+                "max_iter": POSITIVE_INT, "switch_epoch": Number(integer=True, low=0),
+                "grad_threshold": Number(low=0.0, positive=True),
+                "warmup_epochs": Number(integer=True, low=0), "patience": POSITIVE_INT,
+                "min_delta": Number(low=0.0, high=1.0)},
+}
+
+EXPERIMENTS = {"fashion_mnist": FASHION_MNIST}
+
+
+# ------------------------------------------------------------------ loading
+def validate(params: Any) -> None:
+    """Raise :class:`ParamsError` for the first problem found in ``params``."""
+    schema = {"scale": Choice(SCALES)}
+    schema.update({name: {scale: spec for scale in SCALES} for name, spec in EXPERIMENTS.items()})
+    if not isinstance(params, dict):
+        raise ParamsError(f"params: expected a mapping at the top level, got {params!r}")
+    unknown = sorted(set(params) - set(schema))
+    if unknown:
+        raise ParamsError(f"{unknown[0]}: unknown key (known: {sorted(schema)})")
+    missing = sorted(set(schema) - set(params))
+    if missing:
+        raise ParamsError(f"{missing[0]}: missing key")
+    for name, spec in schema.items():
+        if isinstance(spec, dict):
+            check_section(params[name], spec, name)
+        else:
+            spec.check(params[name], name)
+    for scale in SCALES:
+        fm = params["fashion_mnist"][scale]
+        if fm["adam_sgd"]["switch_epoch"] > fm["epochs"]:
+            raise ParamsError(f"fashion_mnist.{scale}.adam_sgd.switch_epoch: must be <= "
+                              f"epochs ({fm['epochs']}), got {fm['adam_sgd']['switch_epoch']}")
+
+
+def load(path: str | Path = "params.yaml") -> dict[str, Any]:
+    """Read and validate the whole params file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: no such params file")
+    try:
+        params = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not valid YAML: {error}") from None
+    validate(params)
+    return params
+
+
+def experiment_config(path: str | Path, experiment: str) -> dict[str, Any]:
+    """The validated block of ``experiment`` at the file's ``scale``, with ``scale`` set."""
+    params = load(path)
+    if experiment not in EXPERIMENTS:
+        raise ParamsError(f"{experiment}: unknown experiment (known: {sorted(EXPERIMENTS)})")
+    config = dict(params[experiment][params["scale"]])
+    config["scale"] = params["scale"]
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Validate params.yaml.")
+    parser.add_argument("path", nargs="?", default="params.yaml")
+    args = parser.parse_args(argv)
+    try:
+        params = load(args.path)
+    except ParamsError as error:
+        print(f"params error: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.path}: valid (scale: {params['scale']})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""params.yaml validation: the committed file is valid; every kind of mistake is
+reported with the key's full path before any work starts."""
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fuse_repro import params as P
+
+PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+
+
+@pytest.fixture
+def committed():
+    with open(PARAMS) as f:
+        return yaml.safe_load(f)
+
+
+def test_committed_params_are_valid_and_quick(committed):
+    P.validate(committed)
+    assert committed["scale"] == "quick"
+    config = P.experiment_config(PARAMS, "fashion_mnist")
+    assert config["scale"] == "quick" and config["seeds"] == committed["fashion_mnist"]["quick"]["seeds"]
+
+
+def test_paper_block_is_the_paper_configuration(committed):
+    paper = committed["fashion_mnist"]["paper"]
+    assert paper["seeds"] == [0, 1, 2, 42]
+    assert paper["batch_size"] == 512 and paper["epochs"] == 100
+    assert paper["train_size"] is None and paper["test_size"] is None
+    assert paper["adam"]["lr"] == 1e-3 and paper["sgd"]["lr"] == 0.01
+    assert paper["lbfgs"]["history_size"] == 10
+    assert paper["adam_sgd"]["switch_epoch"] == paper["epochs"] // 2
+    assert paper["fuse_pv"]["switch_epoch"] == 5 and paper["fuse_pv"]["grad_threshold"] == 0.5
+
+
+def mutate(params, path, value):
+    node = params
+    *parents, last = path.split(".")
+    for key in parents:
+        node = node[key]
+    if value is KeyError:
+        del node[last]
+    else:
+        node[last] = value
+    return params
+
+
+@pytest.mark.parametrize("path,value,message", [
+    ("scale", "huge", "scale: must be one of"),
+    ("fashion_mnist.quick.epochs", 0, "fashion_mnist.quick.epochs: must be >= 1"),
+    ("fashion_mnist.quick.epochs", 2.5, "fashion_mnist.quick.epochs: expected an integer"),
+    ("fashion_mnist.paper.seeds", [], "fashion_mnist.paper.seeds: expected a non-empty list"),
+    ("fashion_mnist.paper.seeds", [0, 0], "fashion_mnist.paper.seeds: has repeated"),
+    ("fashion_mnist.quick.optimizers", ["adam", "adamw"], "fashion_mnist.quick.optimizers[1]"),
+    ("fashion_mnist.quick.adam.lr", -1e-3, "fashion_mnist.quick.adam.lr: must be > 0"),
+    ("fashion_mnist.quick.adam.lr", "1e-3", "fashion_mnist.quick.adam.lr: expected a number"),
+    ("fashion_mnist.quick.fuse_pv.patience", True, "fuse_pv.patience: expected an integer"),
+    ("fashion_mnist.quick.fuse_pv.min_delta", 2.0, "fuse_pv.min_delta: must be <= 1.0"),
+    ("fashion_mnist.quick.train_size", 70000, "fashion_mnist.quick.train_size: must be <="),
+    ("fashion_mnist.quick.device", "tpu", "fashion_mnist.quick.device: must be one of"),
+    ("fashion_mnist.quick.fuse_pv.typo", 1, "fashion_mnist.quick.fuse_pv.typo: unknown key"),
+    ("fashion_mnist.quick.lbfgs", KeyError, "fashion_mnist.quick.lbfgs: missing key"),
+    ("fashion_mnist.quick.adam_sgd.switch_epoch", 99, "adam_sgd.switch_epoch: must be <= epochs"),
+    ("extra_block", {}, "extra_block: unknown key"),
+])
+def test_each_mistake_names_its_key(committed, path, value, message):
+    broken = mutate(copy.deepcopy(committed), path, value)
+    with pytest.raises(P.ParamsError) as error:
+        P.validate(broken)
+    assert message in str(error.value)
+
+
+def test_cli_reports_errors_without_traceback(tmp_path, capsys, committed):
+    bad = tmp_path / "params.yaml"
+    bad.write_text(yaml.safe_dump(mutate(committed, "scale", "huge")))
+    assert P.main([str(bad)]) == 2
+    assert "params error: scale: must be one of" in capsys.readouterr().err
+    assert P.main([str(tmp_path / "missing.yaml")]) == 2
+    bad.write_text("scale: [unclosed")
+    assert P.main([str(bad)]) == 2
+    assert "not valid YAML" in capsys.readouterr().err

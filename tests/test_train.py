@@ -1,0 +1,107 @@
+"""The training loop, summaries, figures and report on a few synthetic batches."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from fuse_repro import report
+from fuse_repro.params import OPTIMIZERS, experiment_config
+from fuse_repro.plots import learning_curves
+from fuse_repro.results import summary_table, write_outputs
+from fuse_repro.train import LOG_COLUMNS, Split, run_grid, train_run
+
+PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+
+
+@pytest.fixture(scope="module")
+def config():
+    config = experiment_config(PARAMS, "fashion_mnist")
+    config.update(epochs=3, batch_size=64, seeds=[0, 1], models=["mlp"])
+    config["adam_sgd"]["switch_epoch"] = 2
+    config["fuse_pv"].update(switch_epoch=1, warmup_epochs=1)
+    return config
+
+
+@pytest.fixture(scope="module")
+def splits():
+    """A learnable toy task: the label is the brightest of ten image bands."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (448, 28, 28), dtype=torch.uint8, generator=gen)
+    y = x.float().reshape(448, -1)[:, :780].reshape(448, 10, 78).mean(-1).argmax(1)
+    cpu = torch.device("cpu")
+    return Split.from_uint8(x[:384], y[:384], cpu), Split.from_uint8(x[384:], y[384:], cpu)
+
+
+@pytest.fixture(scope="module")
+def log(config, splits, tmp_path_factory):
+    runs = tmp_path_factory.mktemp("runs")
+    return run_grid(config, *splits, runs), runs
+
+
+def test_every_run_logs_every_epoch(log, config):
+    frame, runs = log
+    assert list(frame.columns) == LOG_COLUMNS
+    assert len(frame) == len(OPTIMIZERS) * 2 * (config["epochs"] + 1)
+    assert len(list(runs.glob("*.csv"))) == len(OPTIMIZERS) * 2
+    assert not list(runs.glob("*.tmp"))
+    assert frame[["train_loss", "test_loss", "test_accuracy"]].notna().all().all()
+
+
+def test_same_initial_weights_per_seed_and_different_across_seeds(log):
+    start = log[0][log[0]["epoch"] == 0]
+    per_seed = start.groupby("seed")["train_loss"].nunique()
+    assert (per_seed == 1).all()
+    assert start.groupby("seed")["train_loss"].first().nunique() == 2
+
+
+def test_closure_evaluations_and_phases(log, config):
+    frame = log[0]
+    batches = 384 // 64
+    last = frame[frame["epoch"] == config["epochs"]].set_index(["optimizer", "seed"])
+    assert last.loc[("sgd", 0), "closure_evals"] == config["epochs"] * batches
+    assert last.loc[("lbfgs", 0), "closure_evals"] > config["epochs"] * batches
+    phases = frame[(frame["optimizer"] == "adam_sgd") & (frame["seed"] == 0)]["phase"].tolist()
+    assert phases == ["adam", "adam", "adam", "sgd"]
+    epoch_rule = frame[(frame["optimizer"] == "fuse_pv_epoch") & (frame["seed"] == 0)]
+    assert epoch_rule["phase"].tolist() == ["adam", "adam", "lbfgs", "lbfgs"]
+
+
+def test_training_learns(log):
+    frame = log[0]
+    adam = frame[frame["optimizer"] == "adam"].groupby("epoch")["train_loss"].mean()
+    assert adam.iloc[-1] < adam.iloc[0]
+
+
+def test_outputs_figures_and_report(log, tmp_path):
+    frame = log[0]
+    table = write_outputs(frame, tmp_path / "out", tmp_path / "metrics.json")
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert set(metrics["mlp"]) == set(OPTIMIZERS)
+    assert metrics["mlp"]["adam"]["test_accuracy"] == pytest.approx(
+        table.set_index("optimizer").loc["adam", "test_accuracy_mean"], abs=1e-6)
+    plot_csv = pd.read_csv(tmp_path / "out" / "plots" / "mlp_test_accuracy.csv")
+    assert "FUSE-PV (epoch)" in plot_csv.columns and len(plot_csv) == 4
+    figure = learning_curves(frame, "mlp", "toy", tmp_path / "out" / "figures" / "mlp.png")
+    assert figure.stat().st_size > 10_000
+
+    manifest = {"fashion_mnist": {"source_label": "Fashion-MNIST (official files)"}}
+    blocks = report.header("quick", manifest, report.environment())
+    blocks += report.experiment_section("Toy", summary_table(frame),
+                                        [report.Figure(figure, "toy curves")], ["a note"])
+    md, html = report.write_report(blocks, tmp_path / "reports")
+    text = md.read_text()
+    assert "| mlp | FUSE-PV (epoch) | 2 |" in text
+    assert "![toy curves](figures/mlp.png)" in text
+    assert (tmp_path / "reports" / "figures" / "mlp.png").is_file()
+    page = html.read_text()
+    assert "data:image/png;base64," in page and "<table" in page
+    assert "Fashion-MNIST (official files)" in page
+    assert any("switch rules by test accuracy" in line for line in report.claims(summary_table(frame)))
+
+
+def test_batch_larger_than_training_set_is_an_error(config, splits):
+    with pytest.raises(ValueError, match="batch_size"):
+        train_run("mlp", "adam", 0, dict(config, batch_size=10_000), *splits)
