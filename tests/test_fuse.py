@@ -151,25 +151,15 @@ def test_rosenbrock_against_scipy_lbfgsb(n):
     reference = scipy.optimize.minimize(scipy.optimize.rosen, x0, jac=scipy.optimize.rosen_der,
                                         method="L-BFGS-B")
     x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
-    evals_to_target = []
+    values = []  # f at every closure evaluation
 
     def objective(v):
         f = rosenbrock(v)
-        if f.item() < 1e-10 and not evals_to_target:
-            evals_to_target.append(opt_counter() + 1)
+        values.append(f.item())
         return f
-    opt = None
-    opt_counter = lambda: opt.counters["closure_evals"] if opt else 0  # noqa: E731
-    opt = FUSE([x], theta=0.0, max_iter=10_000, tolerance_grad=1e-12, tolerance_change=0.0)
-
-    def closure():
-        opt.zero_grad()
-        f = objective(x)
-        f.backward()
-        return f
-    opt.step(closure)
+    run_full_batch(x, objective, tolerance_grad=1e-12, tolerance_change=0.0)
     assert rosenbrock(x.detach()).item() < 1e-10
-    ours = evals_to_target[0]
+    ours = next(i for i, f in enumerate(values, 1) if f < 1e-10)
     print(f"Rosenbrock {n}-D: FUSE L-BFGS {ours} closure evaluations to f < 1e-10; "
           f"scipy L-BFGS-B (defaults) {reference.nfev} evaluations, f = {reference.fun:.1e}")
     assert ours <= 1.25 * reference.nfev

@@ -77,18 +77,22 @@ class ListOf:
             raise ParamsError(f"{key}: has repeated entries: {value!r}")
 
 
-def check_section(section: Any, schema: dict[str, Any], key: str) -> None:
-    """Check a mapping against ``schema`` (values are specs or nested schemas)."""
+def check_section(section: Any, schema: dict[str, Any], key: str = "") -> None:
+    """Check a mapping against ``schema`` (values are specs or nested schemas); ``key``
+    is the mapping's path in the file (empty at the top level)."""
+    def path(name: str) -> str:
+        return f"{key}.{name}" if key else name
+
     if not isinstance(section, dict):
-        raise ParamsError(f"{key}: expected a mapping, got {section!r}")
+        raise ParamsError(f"{key or 'params'}: expected a mapping, got {section!r}")
     unknown = sorted(set(section) - set(schema))
     if unknown:
-        raise ParamsError(f"{key}.{unknown[0]}: unknown key (known: {sorted(schema)})")
+        raise ParamsError(f"{path(unknown[0])}: unknown key (known: {sorted(schema)})")
     missing = sorted(set(schema) - set(section))
     if missing:
-        raise ParamsError(f"{key}.{missing[0]}: missing key")
+        raise ParamsError(f"{path(missing[0])}: missing key")
     for name, spec in schema.items():
-        child = f"{key}.{name}"
+        child = path(name)
         if isinstance(spec, dict):
             check_section(section[name], spec, child)
         else:
@@ -127,19 +131,7 @@ def validate(params: Any) -> None:
     """Raise :class:`ParamsError` for the first problem found in ``params``."""
     schema = {"scale": Choice(SCALES)}
     schema.update({name: {scale: spec for scale in SCALES} for name, spec in EXPERIMENTS.items()})
-    if not isinstance(params, dict):
-        raise ParamsError(f"params: expected a mapping at the top level, got {params!r}")
-    unknown = sorted(set(params) - set(schema))
-    if unknown:
-        raise ParamsError(f"{unknown[0]}: unknown key (known: {sorted(schema)})")
-    missing = sorted(set(schema) - set(params))
-    if missing:
-        raise ParamsError(f"{missing[0]}: missing key")
-    for name, spec in schema.items():
-        if isinstance(spec, dict):
-            check_section(params[name], spec, name)
-        else:
-            spec.check(params[name], name)
+    check_section(params, schema)
     for scale in SCALES:
         fm = params["fashion_mnist"][scale]
         if fm["adam_sgd"]["switch_epoch"] > fm["epochs"]:

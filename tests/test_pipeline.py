@@ -1,0 +1,102 @@
+"""The whole pipeline, end to end, as a newcomer runs it: a copy of the repository, the
+data step on the local mirror (never the network), `dvc repro` at a CI-sized scale, every
+declared output present, and a second `dvc repro` that does nothing."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+MIRROR = Path(os.environ.get("FUSE_DATA_MIRROR", ROOT.parent / "shared" / "datasets"))
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not MIRROR.is_dir(), reason=f"no local data mirror at {MIRROR}"),
+]
+
+
+def run(command, cwd, env):
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+    return result.stdout + result.stderr
+
+
+def ci_scale(params: dict) -> dict:
+    """Shrink the quick block so the full pipeline fits a CI run (every optimizer kept)."""
+    quick = params["fashion_mnist"]["quick"]
+    quick.update(models=["mlp"], seeds=[0], epochs=2, train_size=1024, test_size=2000)
+    quick["adam_sgd"]["switch_epoch"] = 1
+    quick["fuse_pv"].update(switch_epoch=1, warmup_epochs=1)
+    return params
+
+
+def declared_outputs(dvc_yaml: dict) -> list[str]:
+    paths = []
+    for stage in dvc_yaml["stages"].values():
+        for entry in stage.get("outs", []) + stage.get("metrics", []):
+            paths.append(entry if isinstance(entry, str) else next(iter(entry)))
+    for plot in dvc_yaml.get("plots", []):
+        if isinstance(plot, str):
+            paths.append(plot)
+        else:
+            (definition,) = plot.values()
+            paths.extend(definition["y"])
+    return paths
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A fresh copy of the tracked (and new, unignored) files, as a git repository."""
+    target = tmp_path_factory.mktemp("clone") / "fuse-repro"
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+    params_path = target / "params.yaml"
+    params_path.write_text(yaml.safe_dump(ci_scale(yaml.safe_load(params_path.read_text())),
+                                          sort_keys=False, allow_unicode=True))
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost",
+                     "commit", "-qm", "copy"]):
+        run(command, target, env)
+    return target, env
+
+
+def test_dvc_repro_builds_everything_and_a_second_run_is_a_no_op(repo):
+    path, env = repo
+    run([sys.executable, "-m", "fuse_repro.data", "fetch", "--data-dir", "data",
+         "--mirror", str(MIRROR), "--offline"], path, env)
+    run(["dvc", "repro"], path, env)
+    for output in declared_outputs(yaml.safe_load((path / "dvc.yaml").read_text())):
+        assert (path / output).exists(), output
+    report = (path / "reports" / "report.html").read_text()
+    assert "FashionMNIST" in report and "data:image/png;base64," in report
+    assert "FUSE-PV (epoch)" in (path / "reports" / "report.md").read_text()
+
+    stamps = {p: p.stat().st_mtime_ns for p in (path / "results").rglob("*") if p.is_file()}
+    second = run(["dvc", "repro"], path, env)
+    assert "Running stage" not in second
+    assert stamps == {p: p.stat().st_mtime_ns for p in (path / "results").rglob("*")
+                      if p.is_file()}
+    assert "up to date" in run(["dvc", "status"], path, env)
+
+
+def test_changing_one_experiment_parameter_reruns_that_stage_and_the_report(repo):
+    path, env = repo
+    if not (path / "dvc.lock").exists():
+        pytest.skip("needs the pipeline built by the previous test")
+    params = yaml.safe_load((path / "params.yaml").read_text())
+    params["fashion_mnist"]["quick"]["adam"]["lr"] = 2e-3
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
+    dry = run(["dvc", "repro", "--dry"], path, env)
+    assert "Running stage 'fashion_mnist'" in dry
+    assert "Running stage 'report'" in dry
+    assert "Running stage 'prepare'" not in dry
