@@ -33,7 +33,7 @@ def test_notebooks_are_clean_and_parameterised(path):
 
 @pytest.mark.parametrize("name", ["fashion_mnist", "report"])
 def test_stage_passes_exactly_the_notebook_parameters(name):
-    command = shlex.split(stages()[name]["cmd"])
+    command = shlex.split(stages()[name]["cmd"].split("&&")[-1])
     notebook = ROOT / command[1]
     passed = {command[i + 1] for i, word in enumerate(command) if word == "-p"}
     declared = set(papermill.inspect_notebook(str(notebook)))

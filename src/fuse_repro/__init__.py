@@ -1,0 +1,1 @@
+"""Reproduction of the FUSE optimizer paper: data, models, optimizers, training and reporting."""
