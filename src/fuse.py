@@ -128,9 +128,12 @@ class FUSE(Optimizer):
         tolerance_change: iterations within a step stop when the loss or the step
             changes by less than this.
         curvature_eps: pairs with :math:`s^\top y \le \varepsilon s^\top s` are skipped.
-        distributed: average the closure's loss over the default process group (as DDP
-            averages gradients), so every rank takes the same decisions. ``None``: on when
-            :mod:`torch.distributed` is initialised with more than one process.
+        distributed: average the closure's loss and the monitored loss of
+            :meth:`end_epoch` over ``process_group`` (as DDP averages gradients), so every
+            rank takes the same decisions. ``None``: on when :mod:`torch.distributed` is
+            initialised with more than one process. Every rank must then call
+            :meth:`step` and :meth:`end_epoch` alike (they are collective).
+        process_group: the group to average over (default: the default group).
     """
 
     def __init__(
@@ -162,6 +165,7 @@ class FUSE(Optimizer):
         tolerance_change: float = 1e-9,
         curvature_eps: float = 1e-8,
         distributed: bool | None = None,
+        process_group: dist.ProcessGroup | None = None,
     ) -> None:
         _check(lr >= 0.0, "lr", f"must be >= 0, got {lr}")
         _check(eps >= 0.0, "eps", f"must be >= 0, got {eps}")
@@ -221,6 +225,7 @@ class FUSE(Optimizer):
         self._tolerance_change = tolerance_change
         self._curvature_eps = curvature_eps
         self._distributed = distributed
+        self._process_group = process_group
 
         self._params = [p for group in self.param_groups for p in group["params"]]
         self._sizes = [p.numel() for p in self._params]
@@ -298,6 +303,8 @@ class FUSE(Optimizer):
         ``closure`` clears the gradients, evaluates the loss on the current mini-batch,
         calls ``backward()`` and returns the loss. Adam needs it only to return the
         loss; an L-BFGS or blended step calls it several times on the same batch.
+        Returns the closure's loss at :math:`x_k` (this rank's, as torch optimizers do);
+        ``p.grad`` afterwards holds the gradient of the last evaluation.
         """
         fuse = self._fuse
         theta = self._current_theta()
@@ -339,7 +346,7 @@ class FUSE(Optimizer):
             if monitored_loss is None:
                 raise TypeError("FUSE.end_epoch: switch='loss' needs the argument "
                                 "'monitored_loss'")
-            self._track_loss(self._all_ranks_mean(torch.as_tensor(monitored_loss)))
+            self._track_loss(self._all_ranks_mean(monitored_loss))
             if warm and fuse["epochs_without_improvement"] >= self._patience:
                 return self._switch_to_lbfgs(
                     f"no relative improvement > {self._min_delta} in the monitored loss "
@@ -462,8 +469,8 @@ class FUSE(Optimizer):
         fuse = self._fuse
         self._ensure_history()
         x_k = x_start = self._flat_params()
-        loss, g = self._evaluate(closure)
-        g_k, loss_k = g, loss
+        closure_loss, loss, g = self._evaluate(closure)
+        g_k = g
         t, d = 0.0, None
         for _ in range(self._max_iter if theta == 0.0 else 1):
             d = self._direction(g)
@@ -499,7 +506,7 @@ class FUSE(Optimizer):
             x_start = self._flat_params()
         if 0.0 < theta < 1.0:
             self._blend(x_k, g_k, t, d, theta)
-        return loss_k
+        return closure_loss
 
     def _take_step(self, closure, x0: Tensor, d: Tensor, t0: float, start: "_Point",
                    d_max: float) -> "_Point | None":
@@ -513,7 +520,7 @@ class FUSE(Optimizer):
     def _trial(self, closure, x0: Tensor, d: Tensor, t: float) -> "_Point":
         """Evaluate the closure at :math:`x_0 + t d`: one host read of :math:`(f, g^\\top d)`."""
         self._set_params(x0, d, t)
-        loss, g = self._evaluate(closure)
+        _, loss, g = self._evaluate(closure)
         f, gtd = self._to_host(loss, g.dot(d))
         return _Point(t, f, gtd, g, loss)
 
@@ -699,25 +706,29 @@ class FUSE(Optimizer):
         if d is not None and t != 0.0:
             torch._foreach_add_(self._params, self._unflatten(d), alpha=t)
 
-    def _evaluate(self, closure: Callable[[], Tensor]) -> tuple[Tensor, Tensor]:
-        """Loss (averaged over ranks) and flat gradient at the current parameters."""
+    def _evaluate(self, closure: Callable[[], Tensor]) -> tuple[Tensor, Tensor, Tensor]:
+        """The closure's loss, that loss averaged over ranks (detached) and the flat
+        gradient at the current parameters."""
         with torch.enable_grad():
             loss = closure()
         self._fuse["closure_evals"] += 1
-        loss = self._all_ranks_mean(torch.as_tensor(loss).detach())
         grads = [p.grad.reshape(-1) if p.grad is not None else p.new_zeros(p.numel())
                  for p in self._params]
-        return loss, torch.cat(grads)
+        return loss, self._all_ranks_mean(loss), torch.cat(grads)
 
-    def _all_ranks_mean(self, value: Tensor) -> Tensor:
+    def _all_ranks_mean(self, value: Tensor | float) -> Tensor:
+        """``value`` as a detached tensor on the parameters' device, averaged over the
+        process group when distributed (gloo has no AVG: SUM, then divide)."""
+        value = torch.as_tensor(value).detach().to(self._params[0].device)
         enabled = self._distributed
         if enabled is None:
-            enabled = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+            enabled = (dist.is_available() and dist.is_initialized()
+                       and dist.get_world_size(self._process_group) > 1)
         if not enabled:
             return value
         value = value.clone()
-        dist.all_reduce(value, op=dist.ReduceOp.SUM)
-        return value / dist.get_world_size()
+        dist.all_reduce(value, op=dist.ReduceOp.SUM, group=self._process_group)
+        return value / dist.get_world_size(self._process_group)
 
     @staticmethod
     def _to_host(*scalars: Tensor) -> list[float]:
