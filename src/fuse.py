@@ -120,6 +120,8 @@ class FUSE(Optimizer):
         history_size: number ``m`` of curvature pairs kept.
         line_search: ``"strong_wolfe"`` or ``None`` (fixed step ``lbfgs_lr``).
         max_iter: L-BFGS iterations per :meth:`step` (on the one closure).
+        max_eval: no further iteration starts in a :meth:`step` once it has used this
+            many closure evaluations (``None``: no limit); as :class:`torch.optim.LBFGS`.
         max_ls: closure evaluations allowed in one line search.
         c1, c2: sufficient-decrease and curvature constants of the strong Wolfe conditions
             (N&W Eq. 3.7).
@@ -158,6 +160,7 @@ class FUSE(Optimizer):
         history_size: int = 10,
         line_search: str | None = "strong_wolfe",
         max_iter: int = 1,
+        max_eval: int | None = None,
         max_ls: int = 25,
         c1: float = 1e-4,
         c2: float = 0.9,
@@ -195,6 +198,8 @@ class FUSE(Optimizer):
                f"must be one of {LINE_SEARCHES}, got {line_search!r}")
         _check(isinstance(max_iter, int) and max_iter >= 1, "max_iter",
                f"must be an int >= 1, got {max_iter!r}")
+        _check(max_eval is None or (isinstance(max_eval, int) and max_eval >= 1), "max_eval",
+               f"must be None or an int >= 1, got {max_eval!r}")
         _check(isinstance(max_ls, int) and max_ls >= 1, "max_ls",
                f"must be an int >= 1, got {max_ls!r}")
         _check(0.0 < c1 < c2 < 1.0, "c1, c2", f"need 0 < c1 < c2 < 1, got {c1}, {c2}")
@@ -219,6 +224,7 @@ class FUSE(Optimizer):
         self._history_size = history_size
         self._line_search = line_search
         self._max_iter = max_iter
+        self._max_eval = max_eval
         self._max_ls = max_ls
         self._c1, self._c2 = c1, c2
         self._tolerance_grad = tolerance_grad
@@ -469,6 +475,7 @@ class FUSE(Optimizer):
         fuse = self._fuse
         self._ensure_history()
         x_k = x_start = self._flat_params()
+        evals_before = fuse["closure_evals"]
         closure_loss, loss, g = self._evaluate(closure)
         g_k = g
         t, d = 0.0, None
@@ -501,7 +508,9 @@ class FUSE(Optimizer):
             converged = (abs(point.f - f) < self._tolerance_change
                          or t * d_max <= self._tolerance_change)
             loss, g = point.loss, point.g
-            if converged:
+            out_of_evals = (self._max_eval is not None
+                            and fuse["closure_evals"] - evals_before >= self._max_eval)
+            if converged or out_of_evals:
                 break
             x_start = self._flat_params()
         if 0.0 < theta < 1.0:

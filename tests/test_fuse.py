@@ -413,3 +413,19 @@ def test_one_host_read_per_closure_evaluation(monkeypatch):
     train(model, opt, batches, 10, start=10)
     evals = opt.counters["closure_evals"] - 10
     assert len(reads) == evals  # start point + each trial, once each
+
+
+def test_max_eval_stops_iterating_like_torch_lbfgs():
+    x = torch.tensor(np.tile([-1.2, 1.0], 5), dtype=torch.float64, requires_grad=True)
+    opt = FUSE([x], theta=0.0, max_iter=20, max_eval=4)
+
+    def closure():
+        opt.zero_grad()
+        f = rosenbrock(x)
+        f.backward()
+        return f
+    opt.step(closure)
+    counters = opt.counters
+    # Iterations stop once 4 evaluations are used; the last line search may overshoot.
+    assert 2 <= counters["lbfgs_iterations"] < 20
+    assert 4 <= counters["closure_evals"] <= 4 + opt._max_ls

@@ -9,7 +9,8 @@ and ``phase`` (the update rule in use), so the training loop treats them alike:
 * ``adam_sgd``: Adam, then plain SGD from ``switch_epoch`` on (official baseline, which
   switches at half the epochs);
 * ``fuse_pv_epoch`` / ``fuse_pv_gradient`` / ``fuse_pv_loss``: :class:`fuse.FUSE` with
-  that switch rule; the loss rule watches the training loss.
+  that switch rule, its L-BFGS phase given the per-batch budget of ``lbfgs``
+  (``max_iter``, ``max_eval``); the loss rule watches the training loss.
 """
 
 from __future__ import annotations
@@ -95,5 +96,6 @@ def build_optimizer(name: str, params: Iterable[torch.Tensor], config: dict[str,
             switch_epoch=fp["switch_epoch"], grad_threshold=fp["grad_threshold"],
             warmup_epochs=fp["warmup_epochs"], patience=fp["patience"],
             min_delta=fp["min_delta"], lbfgs_lr=fp["lbfgs_lr"],
-            history_size=fp["history_size"], max_iter=fp["max_iter"]))
+            history_size=fp["history_size"], max_iter=fp["max_iter"],
+            max_eval=fp["max_eval"]))
     raise ValueError(f"unknown optimizer {name!r}")
