@@ -512,7 +512,7 @@ class FUSE(Optimizer):
                             and fuse["closure_evals"] - evals_before >= self._max_eval)
             if converged or out_of_evals:
                 break
-            x_start = self._flat_params()
+            x_start = torch.add(x_start, d, alpha=t)
         if 0.0 < theta < 1.0:
             self._blend(x_k, g_k, t, d, theta)
         return closure_loss
@@ -629,10 +629,12 @@ class FUSE(Optimizer):
         if fuse["S"] is None:
             self._check_flat_vector()
             p = self._params[0]
-            n = sum(q.numel() for q in self._params)
             m = self._history_size
-            fuse["S"] = torch.zeros(m, n, dtype=p.dtype, device=p.device)
-            fuse["Y"] = torch.zeros(m, n, dtype=p.dtype, device=p.device)
+            # Rows padded to 64 bytes: a row starting off a 16-byte boundary makes the
+            # vectorised dot products several times slower (measured with MKL on x86).
+            row = -(-sum(self._sizes) * p.element_size() // 64) * 64 // p.element_size()
+            fuse["S"] = torch.zeros(m, row, dtype=p.dtype, device=p.device)
+            fuse["Y"] = torch.zeros(m, row, dtype=p.dtype, device=p.device)
             fuse["rho"] = torch.zeros(m, dtype=p.dtype, device=p.device)
             fuse["gamma"] = torch.ones((), dtype=p.dtype, device=p.device)
 
@@ -651,7 +653,8 @@ class FUSE(Optimizer):
     def _direction(self, g: Tensor) -> Tensor:
         """:math:`d = -H g` by the two-loop recursion (N&W Alg. 7.4), all on the device."""
         fuse = self._fuse
-        S, Y, rho = fuse["S"], fuse["Y"], fuse["rho"]
+        n = g.numel()
+        S, Y, rho = fuse["S"][:, :n], fuse["Y"][:, :n], fuse["rho"]
         q = g.neg()
         order = self._history_order()
         alphas = []
@@ -674,7 +677,8 @@ class FUSE(Optimizer):
             fuse["skipped_pairs"] += 1
             return
         slot = fuse["history_next"]
-        s, y = fuse["S"][slot], fuse["Y"][slot]
+        n = d.numel()
+        s, y = fuse["S"][slot, :n], fuse["Y"][slot, :n]
         torch.mul(d, t, out=s)
         torch.sub(g_new, g, out=y)
         ys = y.dot(s)

@@ -105,7 +105,7 @@ def summary_for_display(table: pd.DataFrame) -> pd.DataFrame:
                                                    table["train_loss_std"])],
         "closure evals": table["closure_evals"].round(0).astype(int),
         "wall time (s)": table["wall_time_s"].round(1),
-        "switch epoch": table["switch_epoch"].map(lambda e: "—" if pd.isna(e) else f"{e:g}"),
+        "first epoch after switch": table["switch_epoch"].map(lambda e: "—" if pd.isna(e) else f"{e:g}"),
     })
 
 
@@ -134,6 +134,11 @@ def claims(table: pd.DataFrame) -> list[str]:
                              f"test accuracy {acc['fuse_pv_epoch']:.4f} vs {acc[baseline]:.4f} "
                              f"(gap {gap:+.4f}, std sum {noise:.4f}); this {verdict} with the "
                              f"claim that FUSE-PV outperforms {OPTIMIZER_LABELS[baseline]}.")
+        switched = dict(zip(runs["optimizer"], runs["switch_epoch"]))
+        for rule in ("fuse_pv_epoch", "fuse_pv_gradient", "fuse_pv_loss"):
+            if rule in switched and pd.isna(switched[rule]):
+                lines.append(f"{model.upper()}: {OPTIMIZER_LABELS[rule]} never switched in any "
+                             "seed, so its runs are Adam throughout.")
         rules = {r: acc[r] for r in ("fuse_pv_epoch", "fuse_pv_gradient", "fuse_pv_loss")
                  if r in acc}
         if len(rules) > 1:
