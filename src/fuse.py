@@ -534,6 +534,7 @@ class FUSE(Optimizer):
         return _Point(t, f, gtd, g, loss)
 
     def _nonfinite(self) -> None:
+        """Count a non-finite loss or gradient; the caller restores the last good point."""
         self._fuse["nonfinite_recoveries"] += 1
         return None
 

@@ -6,14 +6,15 @@ import json
 import math
 from pathlib import Path
 
+import pytest
 import torch
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_fuse.py"
 
 
-def load_bench():
+def load_bench(name: str = "bench_fuse.py"):
     """benchmarks/ is not a package: import the script from its path."""
-    spec = importlib.util.spec_from_file_location("bench_fuse", BENCH)
+    spec = importlib.util.spec_from_file_location(Path(name).stem, BENCH.with_name(name))
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -39,3 +40,10 @@ def test_bench_fuse_main_runs_and_writes_json(tmp_path, capsys):
             assert math.isfinite(row["ratio"]) and row["ratio"] > 0
         assert (model, "L-BFGS overhead / iteration") in rows  # a noisy estimate
         assert rows[(model, "L-BFGS closure evals / iteration")]["fuse"] >= 1
+
+
+def test_gpu_sync_check_says_when_there_is_no_gpu(capsys):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: run benchmarks/gpu_sync_check.py itself")
+    assert load_bench("gpu_sync_check.py").main() == 2
+    assert "CUDA is not available" in capsys.readouterr().err
