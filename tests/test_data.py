@@ -180,6 +180,7 @@ def test_download_is_verified_and_failures_are_listed(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="host unreachable"):
         data.fetch(tmp_path / "data", datasets=["cifar10"])
     assert files_under(tmp_path / "data") == set()
+    assert not (tmp_path / "data" / raw.path).parent.exists()  # no empty folder left
 
 
 @needs_mirror

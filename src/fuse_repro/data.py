@@ -168,6 +168,8 @@ def _fetch_file(raw: RawFile, data_dir: Path, mirror: Path | None, allow_downloa
             return f"downloaded from {url}"
         except (OSError, RuntimeError) as error:
             tried.append(f"{url} ({error})")
+    with contextlib.suppress(OSError):  # leave no empty folder behind a failed download
+        target.parent.rmdir()
     raise _Unavailable(f"{raw.path}, tried: {'; '.join(tried)}")
 
 
