@@ -39,10 +39,12 @@ the online L-BFGS of Schraudolph, Yu & Günter (AISTATS 2007). A pair with
 :math:`s^\top y \le \varepsilon\, s^\top s` (``curvature_eps``) would break the positive
 definiteness of :math:`H_k`; it is skipped and counted.
 
-GPU-first. The Adam phase never synchronises with the host. An L-BFGS iteration
-synchronises once per closure evaluation (one packed transfer of the scalars the line
-search branches on); the two-loop recursion, the history and the pair test stay on the
-device. :class:`torch.optim.LBFGS` synchronises about ``2m + 10`` times per iteration.
+GPU-first. The Adam phase never synchronises with the host. The L-BFGS phase reads the
+device once per closure evaluation (one packed transfer of the scalars the line search
+branches on), plus once per further iteration on the same batch; the two-loop recursion
+and the history stay on the device, and the pair test reuses scalars already read.
+:class:`torch.optim.LBFGS` synchronises at least ``2m`` times per iteration in its
+two-loop recursion alone (``alpha=`` from a tensor), plus its line search's tests.
 
 Usage::
 
