@@ -11,6 +11,7 @@ from fuse_repro import report
 from fuse_repro.params import OPTIMIZERS, experiment_config
 from fuse_repro.plots import learning_curves
 from fuse_repro.results import summary_table, write_outputs
+from fuse_repro import train as train_module
 from fuse_repro.train import LOG_COLUMNS, Split, run_grid, train_run
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
@@ -38,7 +39,7 @@ def splits():
 @pytest.fixture(scope="module")
 def log(config, splits, tmp_path_factory):
     runs = tmp_path_factory.mktemp("runs")
-    return run_grid(config, *splits, runs), runs
+    return run_grid(config, *splits, runs, data_id="toy"), runs
 
 
 def test_every_run_logs_every_epoch(log, config):
@@ -105,3 +106,25 @@ def test_outputs_figures_and_report(log, tmp_path):
 def test_batch_larger_than_training_set_is_an_error(config, splits):
     with pytest.raises(ValueError, match="batch_size"):
         train_run("mlp", "adam", 0, dict(config, batch_size=10_000), *splits)
+
+
+def test_rerun_keeps_finished_runs_and_drops_stale_ones(log, config, splits, monkeypatch):
+    """After a crash the stage reruns with its output kept: finished runs are read back,
+    not retrained; a changed setting retrains; leftovers of other settings go."""
+    frame, runs = log
+    (runs / "cnn__adam__seed0__0123456789abcdef.csv").write_text("stale")
+    (runs / "mlp__adam__seed0__half-written.tmp").write_text("crash")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+    monkeypatch.setattr(train_module, "train_run", no_training)
+    again = run_grid(config, *splits, runs, data_id="toy")
+    pd.testing.assert_frame_equal(again, frame, check_dtype=False)
+    assert len(list(runs.iterdir())) == len(OPTIMIZERS) * 2
+
+    trained = []
+    monkeypatch.setattr(train_module, "train_run", lambda *a, **k: trained.append(a[:3])
+                        or frame[(frame["optimizer"] == a[1]) & (frame["seed"] == a[2])])
+    run_grid(dict(config, seeds=[0]), *splits, runs, data_id="other data")
+    assert len(trained) == len(OPTIMIZERS)
+    assert len(list(runs.iterdir())) == len(OPTIMIZERS)

@@ -317,6 +317,15 @@ def load_prepared(out_dir: str | os.PathLike, name: str) -> dict:
     return torch.load(path, weights_only=True)
 
 
+def fingerprint(out_dir: str | os.PathLike, name: str) -> str:
+    """The identity of dataset ``name`` as prepared: its source and raw-file checksums."""
+    path = Path(out_dir) / "manifest.json"
+    if not path.is_file():
+        raise DataError(f"{path}: missing; run `dvc repro prepare` first")
+    entry = json.loads(path.read_text())[name]
+    return json.dumps({"source": entry["source"], "files": entry["files"]}, sort_keys=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; returns the exit status (1 with a message on a DataError)."""
     parser = argparse.ArgumentParser(prog="python -m fuse_repro.data", description=__doc__,

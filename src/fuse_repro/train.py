@@ -9,6 +9,8 @@ optimizer was in during that epoch.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,25 +125,52 @@ def train_run(model_name: str, optimizer_name: str, seed: int, config: dict[str,
     return pd.DataFrame(rows, columns=LOG_COLUMNS)
 
 
-def run_grid(config: dict[str, Any], train: Split, test: Split, runs_dir: Path) -> pd.DataFrame:
-    """Every model x optimizer x seed of ``config``; each finished run is written to
-    ``runs_dir`` at once (``<model>__<optimizer>__seed<seed>.csv``), so a crash keeps
-    what was done. Returns all rows."""
+GRID_KEYS = ("models", "optimizers", "seeds")
+RUN_SOURCES = ("fuse.py", "fuse_repro/train.py", "fuse_repro/models.py",
+               "fuse_repro/optimizers.py")
+
+
+def run_key(config: dict[str, Any], run: tuple[str, str, int], data_id: str) -> str:
+    """A digest of everything one run's result depends on: the experiment's settings
+    (not the grid lists), the run itself, the data and the source of the code it runs."""
+    settings = {k: v for k, v in config.items() if k not in GRID_KEYS}
+    src = Path(__file__).resolve().parents[1]
+    code = [hashlib.sha256((src / name).read_bytes()).hexdigest() for name in RUN_SOURCES]
+    blob = json.dumps([settings, list(run), data_id, code], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def run_grid(config: dict[str, Any], train: Split, test: Split, runs_dir: Path,
+             data_id: str) -> pd.DataFrame:
+    """Every model x optimizer x seed of ``config``; returns all rows.
+
+    Each finished run is written at once to ``runs_dir/<model>__<optimizer>__seed<seed>
+    __<key>.csv``, ``key`` from :func:`run_key`. A run whose file exists is read back
+    instead of trained, so rerunning after a crash (the stage's output persists) resumes
+    where it stopped; files of other keys (stale settings, code or data) are removed."""
     runs_dir.mkdir(parents=True, exist_ok=True)
     grid = [(m, o, s) for m in config["models"] for o in config["optimizers"]
             for s in config["seeds"]]
+    paths = {run: runs_dir / f"{run[0]}__{run[1]}__seed{run[2]}__{run_key(config, run, data_id)}.csv"
+             for run in grid}
+    for stale in set(runs_dir.iterdir()) - set(paths.values()):
+        stale.unlink()
     frames = []
     with tqdm(grid, desc="runs", unit="run") as bar:
-        for model_name, optimizer_name, seed in bar:
+        for run in bar:
+            model_name, optimizer_name, seed = run
             bar.set_postfix_str(f"{model_name} {optimizer_name} seed {seed}")
-            frame = train_run(model_name, optimizer_name, seed, config, train, test)
+            path = paths[run]
+            if path.is_file():
+                frame, how = pd.read_csv(path), "kept from an earlier run"
+            else:
+                frame, how = train_run(model_name, optimizer_name, seed, config, train, test), ""
+                frame.to_csv(path.with_suffix(".tmp"), index=False)
+                path.with_suffix(".tmp").replace(path)
             last = frame.iloc[-1]
             bar.write(f"{model_name:4s} {optimizer_name:17s} seed {seed:3d}: "
                       f"test acc {last.test_accuracy:.4f}, train loss {last.train_loss:.4f}, "
                       f"{last.closure_evals} evals, {last.wall_time:.1f} s, "
-                      f"final phase {last.phase}")
-            path = runs_dir / f"{model_name}__{optimizer_name}__seed{seed}.csv"
-            frame.to_csv(path.with_suffix(".tmp"), index=False)
-            path.with_suffix(".tmp").replace(path)
+                      f"final phase {last.phase} {how}")
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
