@@ -240,6 +240,8 @@ class FUSE(Optimizer):
         if switch is not None or callable(theta) or theta < 1.0:
             self._check_flat_vector()
         self._fuse = self._initial_fuse_state()
+        if switch == "epoch":
+            self._apply_epoch_rule()  # switch_epoch=0 / switch_step=0: L-BFGS from the start
 
     # ------------------------------------------------------------------ state
     def _initial_fuse_state(self) -> dict[str, Any]:
@@ -268,17 +270,25 @@ class FUSE(Optimizer):
         }
 
     def state_dict(self) -> dict[str, Any]:
-        """Adam per-parameter state and param groups (as torch), plus key ``"fuse"``."""
+        """Adam per-parameter state and param groups (as torch), plus key ``"fuse"``: the
+        phase, counters and a copy of the L-BFGS history (later steps do not change it)."""
         state = super().state_dict()
-        state["fuse"] = dict(self._fuse)
+        state["fuse"] = {k: (v.clone() if isinstance(v, Tensor) else v)
+                         for k, v in self._fuse.items()}
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (from either phase) onto these parameters."""
         state_dict = dict(state_dict)
         fuse_state = state_dict.pop("fuse", None)
         if fuse_state is None:
             raise KeyError("FUSE.load_state_dict: the state dict has no 'fuse' entry; "
                            "it was not saved by FUSE.state_dict()")
+        saved = fuse_state["S"]
+        if saved is not None and saved.shape[0] != self._history_size:
+            raise ValueError(f"FUSE argument 'history_size': the state dict was saved with "
+                             f"history_size={saved.shape[0]}, this optimizer has "
+                             f"{self._history_size}")
         super().load_state_dict(state_dict)
         device, dtype = self._params[0].device, self._params[0].dtype
         self._fuse = {k: (v.to(device=device, dtype=dtype, copy=True)
@@ -297,7 +307,9 @@ class FUSE(Optimizer):
 
     @property
     def counters(self) -> dict[str, Any]:
-        """Host-side counters; reading them never synchronises with the device."""
+        """Host-side counters; reading them never synchronises with the device.
+        ``switch_step`` / ``switch_epoch``: steps and epochs completed when FUSE-PV
+        switched (a switch inside epoch 3 by ``switch_step`` reads ``switch_epoch=2``)."""
         keys = ("phase", "step", "epoch", "switch_step", "switch_epoch", "switch_reason",
                 "closure_evals", "lbfgs_iterations", "skipped_pairs",
                 "line_search_failures", "nonfinite_recoveries")
@@ -487,6 +499,8 @@ class FUSE(Optimizer):
                 loss, g.dot(d), g.abs().max(), d.abs().max(), d.dot(d))
             if not (math.isfinite(f) and math.isfinite(gtd)):
                 self._recover(x_start)
+                if x_start is x_k:  # this batch's loss or gradient at x_k: no Adam step
+                    return closure_loss
                 t, d = 0.0, None
                 break
             if g_max <= self._tolerance_grad:
@@ -693,7 +707,8 @@ class FUSE(Optimizer):
         fuse["history_len"] = min(fuse["history_len"] + 1, self._history_size)
 
     def _recover(self, x_good: Tensor) -> None:
-        """Non-finite loss or gradient: back to the last good point, fresh history."""
+        """Non-finite loss or gradient: back to the last accepted point (the step's start,
+        or the last accepted iterate of this step), fresh history."""
         self._set_params(x_good, None, 0.0)
         self._clear_history()
         self._fuse["nonfinite_recoveries"] += 1

@@ -316,6 +316,28 @@ def test_nonfinite_loss_restores_last_good_point_and_keeps_adam_state():
     assert opt._fuse["history_len"] > 0
 
 
+def test_nonfinite_batch_in_a_blend_step_leaves_adam_state_and_parameters():
+    batches = regression_batches()
+    model = small_net()
+    opt = FUSE(model.parameters(), theta=0.5)
+    train(model, opt, batches, 3)
+    before = params_of(model)
+    adam_state = {p: {k: v.clone() for k, v in s.items()} for p, s in opt.state.items()}
+    x, y = batches[0]
+
+    def poisoned():
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(model(x), y) * float("nan")
+        loss.backward()
+        return loss
+    opt.step(poisoned)
+    assert_same(before, params_of(model))
+    for p in model.parameters():
+        assert torch.equal(adam_state[p]["exp_avg"], opt.state[p]["exp_avg"])
+    train(model, opt, batches, 3, start=3)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
 def test_nonfinite_trial_point_in_line_search_is_recovered():
     x = torch.tensor([0.5, 0.5], dtype=torch.float64, requires_grad=True)
     opt = FUSE([x], theta=0.0, lbfgs_lr=10.0)
@@ -356,6 +378,25 @@ def test_state_dict_round_trip_resumes_the_same_trajectory(stop_at):
     train(resumed, opt_resumed, batches, 14 - stop_at, start=stop_at)
     assert_same(params_of(straight), params_of(resumed))
     assert opt_resumed.counters == opt_straight.counters
+
+
+def test_state_dict_is_a_snapshot_and_checks_history_size():
+    batches = regression_batches()
+    model = small_net()
+    opt = FUSE(model.parameters(), switch="epoch", switch_step=2, history_size=3)
+    train(model, opt, batches, 5)
+    saved = opt.state_dict()
+    history = saved["fuse"]["S"].clone()
+    train(model, opt, batches, 5, start=5)
+    assert torch.equal(saved["fuse"]["S"], history)
+    other = FUSE(small_net().parameters(), switch="epoch", switch_step=2, history_size=4)
+    with pytest.raises(ValueError, match="'history_size'"):
+        other.load_state_dict(saved)
+
+
+def test_switch_epoch_zero_is_lbfgs_from_the_first_step():
+    opt = FUSE(small_net().parameters(), switch="epoch", switch_epoch=0)
+    assert opt.phase == "lbfgs" and opt.counters["switch_epoch"] == 0
 
 
 # --------------------------------------------------------------- bad input
@@ -401,21 +442,26 @@ def test_mixed_dtypes_are_rejected_when_lbfgs_may_run():
 
 
 # ----------------------------------------------------------- host transfers
-def test_one_host_read_per_closure_evaluation(monkeypatch):
-    """By design an L-BFGS iteration reads the device once per closure evaluation (plus
-    the read of the starting point); Adam steps never read it."""
+@pytest.mark.parametrize("max_iter,max_eval", [(1, None), (20, 4)])
+def test_one_host_read_per_closure_evaluation(monkeypatch, max_iter, max_eval):
+    """By design the L-BFGS phase reads the device once per closure evaluation, plus once
+    per further iteration on the same batch; Adam steps never read it."""
     reads = []
     original = FUSE._to_host
     monkeypatch.setattr(FUSE, "_to_host", staticmethod(
         lambda *s: reads.append(len(s)) or original(*s)))
     batches = regression_batches()
     model = small_net()
-    opt = FUSE(model.parameters(), switch="epoch", switch_step=10)
+    opt = FUSE(model.parameters(), switch="epoch", switch_step=10, max_iter=max_iter,
+               max_eval=max_eval)
     train(model, opt, batches, 10)
     assert reads == []
     train(model, opt, batches, 10, start=10)
-    evals = opt.counters["closure_evals"] - 10
-    assert len(reads) == evals  # start point + each trial, once each
+    counters = opt.counters
+    evals, steps = counters["closure_evals"] - 10, 10
+    further_iterations = counters["lbfgs_iterations"] - steps
+    assert len(reads) == evals + further_iterations
+    assert max_iter == 1 or further_iterations > 0
 
 
 def test_max_eval_stops_iterating_like_torch_lbfgs():

@@ -76,7 +76,7 @@ def test_training_learns(log):
     assert adam.iloc[-1] < adam.iloc[0]
 
 
-def test_outputs_figures_and_report(log, tmp_path):
+def test_outputs_figures_and_report(log, config, tmp_path):
     frame = log[0]
     table = write_outputs(frame, tmp_path / "out", tmp_path / "metrics.json")
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -90,17 +90,20 @@ def test_outputs_figures_and_report(log, tmp_path):
 
     manifest = {"fashion_mnist": {"source_label": "Fashion-MNIST (official files)"}}
     blocks = report.header("quick", manifest, report.environment())
+    notes = report.fashion_mnist_notes(config)
+    assert "batch 64, 3 epochs" in notes[0] and "max_eval=4" in notes[0]
     blocks += report.experiment_section("Toy", summary_table(frame),
-                                        [report.Figure(figure, "toy curves")], ["a note"])
+                                        [report.Figure(figure, "toy curves")], notes)
     md, html = report.write_report(blocks, tmp_path / "reports")
     text = md.read_text()
-    assert "| mlp | FUSE-PV (epoch) | 2 |" in text
+    assert "| mlp | FUSE-PV (epoch) | 2 |" in text and "(2/2)" in text
     assert "![toy curves](figures/mlp.png)" in text
     assert (tmp_path / "reports" / "figures" / "mlp.png").is_file()
     page = html.read_text()
     assert "data:image/png;base64," in page and "<table" in page
     assert "Fashion-MNIST (official files)" in page
-    assert any("switch rules by test accuracy" in line for line in report.claims(summary_table(frame)))
+    assert any("rules that switched, by test accuracy" in line
+               for line in report.claims(summary_table(frame)))
 
 
 def test_batch_larger_than_training_set_is_an_error(config, splits):
@@ -125,6 +128,8 @@ def test_rerun_keeps_finished_runs_and_drops_stale_ones(log, config, splits, mon
     trained = []
     monkeypatch.setattr(train_module, "train_run", lambda *a, **k: trained.append(a[:3])
                         or frame[(frame["optimizer"] == a[1]) & (frame["seed"] == a[2])])
-    run_grid(dict(config, seeds=[0]), *splits, runs, data_id="other data")
-    assert len(trained) == len(OPTIMIZERS)
+    run_grid(config, *splits, runs, data_id="other data")  # same grid, other data
+    assert len(trained) == len(OPTIMIZERS) * 2
+    run_grid(dict(config, seeds=[0]), *splits, runs, data_id="other data")  # a smaller grid
+    assert len(trained) == len(OPTIMIZERS) * 2  # nothing retrained
     assert len(list(runs.iterdir())) == len(OPTIMIZERS)

@@ -9,8 +9,9 @@ and ``phase`` (the update rule in use), so the training loop treats them alike:
 * ``adam_sgd``: Adam, then plain SGD from ``switch_epoch`` on (official baseline, which
   switches at half the epochs);
 * ``fuse_pv_epoch`` / ``fuse_pv_gradient`` / ``fuse_pv_loss``: :class:`fuse.FUSE` with
-  that switch rule, its L-BFGS phase given the per-batch budget of ``lbfgs``
-  (``max_iter``, ``max_eval``); the loss rule watches the training loss.
+  that switch rule and the ``fuse_pv`` settings (params.yaml gives its L-BFGS phase the
+  per-batch budget of ``lbfgs``: ``max_iter``, ``max_eval``); the loss rule watches the
+  training loss.
 """
 
 from __future__ import annotations

@@ -164,6 +164,7 @@ def experiment_config(path: str | Path, experiment: str) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m fuse_repro.params [PATH]``: 0 when valid, 2 with the error otherwise."""
     parser = argparse.ArgumentParser(description="Validate params.yaml.")
     parser.add_argument("path", nargs="?", default="params.yaml")
     args = parser.parse_args(argv)

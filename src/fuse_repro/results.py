@@ -4,6 +4,7 @@ wide CSVs that ``dvc plots`` draws."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -34,14 +35,16 @@ def switch_epochs(log: pd.DataFrame) -> pd.DataFrame:
 
 def summary_table(log: pd.DataFrame) -> pd.DataFrame:
     """Per model and optimizer: mean and std over seeds of the final test accuracy and
-    train loss, mean closure evaluations, mean wall time, mean switch epoch."""
+    train loss, mean closure evaluations, mean wall time, the number of seeds that
+    switched phase and their median first epoch after the switch."""
     final = final_rows(log).merge(switch_epochs(log), on=["model", "optimizer", "seed"])
     table = final.groupby(["model", "optimizer"], sort=False).agg(
         seeds=("seed", "nunique"),
         test_accuracy_mean=("test_accuracy", "mean"), test_accuracy_std=("test_accuracy", "std"),
         train_loss_mean=("train_loss", "mean"), train_loss_std=("train_loss", "std"),
         closure_evals=("closure_evals", "mean"), wall_time_s=("wall_time", "mean"),
-        switch_epoch=("switch_epoch", "mean"),
+        seeds_switched=("switch_epoch", "count"),
+        switch_epoch=("switch_epoch", "median"),
     ).reset_index()
     return table
 
@@ -76,8 +79,11 @@ def plot_tables(log: pd.DataFrame, column: str) -> dict[str, pd.DataFrame]:
 
 def write_outputs(log: pd.DataFrame, out_dir: Path, metrics_path: Path) -> pd.DataFrame:
     """``log.csv``, ``summary.csv``, ``plots/<model>_<column>.csv`` under ``out_dir`` and
-    the metrics JSON; returns the summary table."""
+    the metrics JSON; returns the summary table. Clears ``plots/`` and ``figures/``
+    first (the notebook draws the figures afterwards)."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    for derived in ("plots", "figures"):  # the output persists: no files of earlier grids
+        shutil.rmtree(out_dir / derived, ignore_errors=True)
     log.to_csv(out_dir / "log.csv", index=False)
     table = summary_table(log)
     table.to_csv(out_dir / "summary.csv", index=False)

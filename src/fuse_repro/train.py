@@ -89,7 +89,8 @@ def train_run(model_name: str, optimizer_name: str, seed: int, config: dict[str,
     evals, step, wall = 0, 0, 0.0
     rows = []
 
-    def log(epoch: int, phase: str) -> None:
+    def log(epoch: int, phase: str) -> float:
+        """Append the row of ``epoch``; return the full-training-set loss."""
         train_loss, _ = evaluate(model, train)
         test_loss, test_accuracy = evaluate(model, test)
         rows.append(dict(model=model_name, optimizer=optimizer_name, seed=seed, epoch=epoch,
@@ -130,13 +131,16 @@ RUN_SOURCES = ("fuse.py", "fuse_repro/train.py", "fuse_repro/models.py",
                "fuse_repro/optimizers.py")
 
 
-def run_key(config: dict[str, Any], run: tuple[str, str, int], data_id: str) -> str:
+def run_key(config: dict[str, Any], run: tuple[str, str, int], data_id: str,
+            device: torch.device) -> str:
     """A digest of everything one run's result depends on: the experiment's settings
-    (not the grid lists), the run itself, the data and the source of the code it runs."""
+    (not the grid lists), the run itself, the data, the device, the torch version and the
+    source of the code it runs."""
     settings = {k: v for k, v in config.items() if k not in GRID_KEYS}
     src = Path(__file__).resolve().parents[1]
     code = [hashlib.sha256((src / name).read_bytes()).hexdigest() for name in RUN_SOURCES]
-    blob = json.dumps([settings, list(run), data_id, code], sort_keys=True, default=str)
+    blob = json.dumps([settings, list(run), data_id, str(device), torch.__version__, code],
+                      sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -151,7 +155,8 @@ def run_grid(config: dict[str, Any], train: Split, test: Split, runs_dir: Path,
     runs_dir.mkdir(parents=True, exist_ok=True)
     grid = [(m, o, s) for m in config["models"] for o in config["optimizers"]
             for s in config["seeds"]]
-    paths = {run: runs_dir / f"{run[0]}__{run[1]}__seed{run[2]}__{run_key(config, run, data_id)}.csv"
+    keys = {run: run_key(config, run, data_id, train.x.device) for run in grid}
+    paths = {run: runs_dir / f"{run[0]}__{run[1]}__seed{run[2]}__{keys[run]}.csv"
              for run in grid}
     for stale in set(runs_dir.iterdir()) - set(paths.values()):
         stale.unlink()
