@@ -1,7 +1,6 @@
 """Tests of the FUSE optimizer (src/fuse.py): equivalences, convergence, switch rules,
 recovery, checkpoints and argument errors. Everything runs on the CPU."""
 
-import copy
 import io
 
 import numpy as np

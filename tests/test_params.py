@@ -25,6 +25,16 @@ def test_committed_params_are_valid_and_quick(committed):
     assert config["scale"] == "quick" and config["seeds"] == committed["fashion_mnist"]["quick"]["seeds"]
 
 
+def test_toy_blocks_follow_the_official_fuse_pv_defaults(committed):
+    for scale in ("quick", "paper"):
+        toy = committed["toy"][scale]
+        assert toy["fuse_pv"]["switch_epoch"] == 5 and toy["fuse_pv"]["grad_threshold"] == 0.5
+        assert toy["fuse_pv"]["warmup_epochs"] == 3
+        assert toy["fuse_pv"]["lr"] == toy["adam"]["lr"]  # FUSE-PV's Adam phase is the Adam run
+        assert 0.0 in toy["noise_scales"] and "scipy" in toy["optimizers"]
+    assert committed["toy"]["paper"]["starts"] == 100
+
+
 def test_paper_block_is_the_paper_configuration(committed):
     paper = committed["fashion_mnist"]["paper"]
     assert paper["seeds"] == [0, 1, 2, 42]
@@ -65,6 +75,16 @@ def mutate(params, path, value):
     ("fashion_mnist.quick.lbfgs", KeyError, "fashion_mnist.quick.lbfgs: missing key"),
     ("fashion_mnist.quick.adam_sgd.switch_epoch", 99, "adam_sgd.switch_epoch: must be <= epochs"),
     ("extra_block", {}, "extra_block: unknown key"),
+    ("toy.quick.functions", [{"name": "rosenbrok", "dim": 2}], "toy.quick.functions[0].name"),
+    ("toy.quick.functions", [{"name": "beale", "dim": 3}],
+     "toy.quick.functions[0]: test function 'beale' is defined for dim=2 only"),
+    ("toy.paper.ablation.functions", [{"name": "rosenbrock"}],
+     "toy.paper.ablation.functions[0].dim: missing key"),
+    ("toy.quick.workers", 0, "toy.quick.workers: must be >= 1, got 0 (or 'auto')"),
+    ("toy.quick.noise_scales", [0.0, -1.0], "toy.quick.noise_scales[1]: must be >= 0"),
+    ("toy.quick.fuse.thetas", [1.5], "toy.quick.fuse.thetas[0]: must be <= 1.0"),
+    ("toy.quick.optimizers", ["bfgs"], "toy.quick.optimizers[0]: must be one of"),
+    ("toy.quick.ablation.sweeps.history_size", [0], "sweeps.history_size[0]: must be >= 1"),
 ])
 def test_each_mistake_names_its_key(committed, path, value, message):
     broken = mutate(copy.deepcopy(committed), path, value)

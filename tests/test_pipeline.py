@@ -32,6 +32,14 @@ def ci_scale(params: dict) -> dict:
     quick.update(seeds=[0], epochs=2, train_size=1024, test_size=2000)
     quick["adam_sgd"]["switch_epoch"] = 1
     quick["fuse_pv"].update(switch_epoch=1, warmup_epochs=1)
+    toy = params["toy"]["quick"]
+    toy.update(functions=[{"name": "rosenbrock", "dim": 2}, {"name": "ackley", "dim": 3}],
+               starts=2, budget=60, steps_per_epoch=5)
+    toy["fuse"]["thetas"] = [0.5]
+    toy["fuse_pv"].update(switch_epoch=2, warmup_epochs=1)
+    toy["ablation"].update(noise_scales=[0.0, 1.0], sweeps={
+        "switch_epoch": [0, 2], "theta": [0.5], "grad_threshold": [0.5], "min_delta": [0.01],
+        "history_size": [3]})
     return params
 
 
@@ -79,7 +87,8 @@ def test_dvc_repro_builds_everything_and_a_second_run_is_a_no_op(repo):
         assert (path / output).exists(), output
     report = (path / "reports" / "report.html").read_text()
     assert "FashionMNIST" in report and "data:image/png;base64," in report
-    assert "FUSE-PV (epoch)" in (path / "reports" / "report.md").read_text()
+    markdown = (path / "reports" / "report.md").read_text()
+    assert "FUSE-PV (epoch)" in markdown and "Toy ablation" in markdown
 
     stamps = {p: p.stat().st_mtime_ns for p in (path / "results").rglob("*") if p.is_file()}
     second = run(["dvc", "repro"], path, env)
@@ -100,3 +109,4 @@ def test_changing_one_experiment_parameter_reruns_that_stage_and_the_report(repo
     assert "Running stage 'fashion_mnist'" in rerun
     assert "Running stage 'report'" in rerun
     assert "Running stage 'prepare'" not in rerun
+    assert "Running stage 'toy'" not in rerun

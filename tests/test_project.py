@@ -18,7 +18,7 @@ def stages():
 
 
 def test_there_is_a_notebook_per_experiment_and_the_report():
-    assert {p.stem for p in NOTEBOOKS} >= {"fashion_mnist", "report"}
+    assert {p.stem for p in NOTEBOOKS} >= {"fashion_mnist", "toy", "report"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -31,7 +31,7 @@ def test_notebooks_are_clean_and_parameterised(path):
     assert notebook["metadata"]["kernelspec"]["name"] == "fuse-repro"
 
 
-@pytest.mark.parametrize("name", ["fashion_mnist", "report"])
+@pytest.mark.parametrize("name", ["fashion_mnist", "toy", "report"])
 def test_stage_passes_exactly_the_notebook_parameters(name):
     command = shlex.split(stages()[name]["cmd"].split("&&")[-1])
     notebook = ROOT / command[1]
@@ -42,13 +42,29 @@ def test_stage_passes_exactly_the_notebook_parameters(name):
     assert command[2] != command[1]  # never executed in place
 
 
-def test_stage_deps_cover_the_modules_each_notebook_imports():
-    for name in ("fashion_mnist", "report"):
+IMPORT = re.compile(r"from fuse_repro(?:\.| import )(\w+)|from (fuse) import")
+
+
+def imported_modules(source: str) -> set[str]:
+    """``src/``-relative paths of the project modules ``source`` imports."""
+    return {"fuse.py" if fuse else f"fuse_repro/{module}.py"
+            for module, fuse in IMPORT.findall(source)}
+
+
+def test_stage_deps_cover_every_module_each_notebook_runs():
+    """The notebook's imports and, transitively, theirs: a change to any of them must
+    rerun the stage."""
+    for name in ("fashion_mnist", "toy", "report"):
         stage = stages()[name]
         source = "".join("".join(c["source"]) for c in
                          json.loads((ROOT / f"notebooks/{name}.ipynb").read_text())["cells"])
-        for module in set(re.findall(r"from fuse_repro(?:\.| import )(\w+)", source)):
-            assert f"src/fuse_repro/{module}.py" in stage["deps"], (name, module)
+        todo, seen = imported_modules(source), set()
+        while todo:
+            module = todo.pop()
+            seen.add(module)
+            todo |= imported_modules((ROOT / "src" / module).read_text()) - seen
+        for module in seen:
+            assert f"src/{module}" in stage["deps"], (name, module)
 
 
 def test_environment_yml_pins_the_same_packages_as_requirements():

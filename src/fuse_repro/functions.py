@@ -284,6 +284,11 @@ class NoisyObjective:
     evaluation in that step (FUSE's L-BFGS line search evaluates the closure several times)
     sees the same noisy function, as repeated evaluations on one mini-batch would. The
     sequence of batches is fixed by ``seed``.
+
+    A consequence of the linear tilt: where ``f`` is bounded (Ackley) or flat along a line
+    (Beale along y = 1), one batch's function is unbounded below in that direction, and a
+    line search may follow the tilt far out, which a method with a bounded step (Adam)
+    cannot. A mini-batch loss bounded below (cross-entropy) has no such direction.
     """
 
     def __init__(self, fn: TestFunction, noise_scale: float, seed: int):

@@ -11,7 +11,9 @@ and ``phase`` (the update rule in use), so the training loop treats them alike:
 * ``fuse_pv_epoch`` / ``fuse_pv_gradient`` / ``fuse_pv_loss``: :class:`fuse.FUSE` with
   that switch rule and the ``fuse_pv`` settings (params.yaml gives its L-BFGS phase the
   per-batch budget of ``lbfgs``: ``max_iter``, ``max_eval``); the loss rule watches the
-  training loss.
+  training loss;
+* ``fuse``: :class:`fuse.FUSE` blending every step with the constant ``theta`` of the
+  ``fuse`` settings (Adam and L-BFGS settings from ``fuse_pv``).
 """
 
 from __future__ import annotations
@@ -60,8 +62,8 @@ class AdamThenSGD(TorchOptimizer):
             self.optimizer, self.phase = self.sgd, "sgd"
 
 
-class FusePV(TorchOptimizer):
-    """:class:`fuse.FUSE` in its practical version; the phase is FUSE's own."""
+class FuseOptimizer(TorchOptimizer):
+    """:class:`fuse.FUSE`; the phase is FUSE's own (``adam``, ``lbfgs`` or ``fuse``)."""
 
     def __init__(self, optimizer: FUSE) -> None:
         super().__init__(optimizer, optimizer.phase)
@@ -92,11 +94,17 @@ def build_optimizer(name: str, params: Iterable[torch.Tensor], config: dict[str,
                            config["adam_sgd"]["switch_epoch"])
     if name.startswith("fuse_pv_"):
         fp = config["fuse_pv"]
-        return FusePV(FUSE(
-            params, lr=fp["lr"], switch=name.removeprefix("fuse_pv_"),
-            switch_epoch=fp["switch_epoch"], grad_threshold=fp["grad_threshold"],
-            warmup_epochs=fp["warmup_epochs"], patience=fp["patience"],
-            min_delta=fp["min_delta"], lbfgs_lr=fp["lbfgs_lr"],
-            history_size=fp["history_size"], max_iter=fp["max_iter"],
-            max_eval=fp["max_eval"]))
+        return FuseOptimizer(FUSE(
+            params, switch=name.removeprefix("fuse_pv_"), switch_epoch=fp["switch_epoch"],
+            grad_threshold=fp["grad_threshold"], warmup_epochs=fp["warmup_epochs"],
+            patience=fp["patience"], min_delta=fp["min_delta"], **_fuse_settings(fp)))
+    if name == "fuse":
+        return FuseOptimizer(FUSE(params, theta=config["fuse"]["theta"],
+                                  **_fuse_settings(config["fuse_pv"])))
     raise ValueError(f"unknown optimizer {name!r}")
+
+
+def _fuse_settings(fp: dict[str, Any]) -> dict[str, Any]:
+    """The Adam and L-BFGS settings of FUSE, from a ``fuse_pv`` block."""
+    return dict(lr=fp["lr"], lbfgs_lr=fp["lbfgs_lr"], history_size=fp["history_size"],
+                max_iter=fp["max_iter"], max_eval=fp["max_eval"])

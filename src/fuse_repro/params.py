@@ -16,6 +16,9 @@ from typing import Any
 
 import yaml
 
+from fuse_repro.functions import NAMES as FUNCTION_NAMES
+from fuse_repro.functions import get as get_function
+
 SCALES = ("quick", "paper")
 FASHION_MNIST_MODELS = ("cnn", "mlp")
 OPTIMIZERS = ("sgd", "adam", "lbfgs", "adam_sgd",
@@ -51,6 +54,31 @@ class Number:
             raise ParamsError(f"{key}: must be {relation} {self.low}, got {value!r}")
         if self.high is not None and value > self.high:
             raise ParamsError(f"{key}: must be <= {self.high}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Record:
+    """A mapping checked against ``schema`` (as a nested section), usable in lists."""
+
+    schema: dict
+
+    def check(self, value: Any, key: str) -> None:
+        check_section(value, self.schema, key)
+
+
+@dataclass(frozen=True)
+class AutoOr:
+    """The string ``auto`` or a value satisfying ``spec``."""
+
+    spec: Any
+
+    def check(self, value: Any, key: str) -> None:
+        if value == "auto":
+            return
+        try:
+            self.spec.check(value, key)
+        except ParamsError as error:
+            raise ParamsError(f"{error} (or 'auto')") from None
 
 
 @dataclass(frozen=True)
@@ -124,7 +152,43 @@ FASHION_MNIST = {
                 "min_delta": Number(low=0.0, high=1.0)},
 }
 
-EXPERIMENTS = {"fashion_mnist": FASHION_MNIST}
+TOY_OPTIMIZERS = ("sgd", "adam", "lbfgs", "fuse", "fuse_pv_epoch", "fuse_pv_gradient",
+                  "fuse_pv_loss", "scipy")
+TEST_FUNCTION = Record({"name": Choice(FUNCTION_NAMES),
+                        "dim": Number(integer=True, low=1)})
+THETA = Number(low=0.0, high=1.0)
+NOISE = Number(low=0.0)
+TOY = {
+    "functions": ListOf(TEST_FUNCTION),
+    "starts": POSITIVE_INT,
+    "seed": Number(integer=True, low=0),
+    "workers": AutoOr(POSITIVE_INT),
+    "noise_scales": ListOf(NOISE),
+    "budget": POSITIVE_INT,
+    "target_gap": Number(low=0.0, positive=True),
+    "success_tol": Number(low=0.0, positive=True),
+    "steps_per_epoch": POSITIVE_INT,
+    "optimizers": ListOf(Choice(TOY_OPTIMIZERS)),
+    "sgd": {"lr": LEARNING_RATE},
+    "adam": {"lr": LEARNING_RATE},
+    "lbfgs": FASHION_MNIST["lbfgs"],
+    "fuse": {"thetas": ListOf(THETA)},
+    "fuse_pv": FASHION_MNIST["fuse_pv"],
+    "scipy": {"ftol": Number(low=0.0), "gtol": Number(low=0.0)},
+    "ablation": {
+        "functions": ListOf(TEST_FUNCTION),
+        "noise_scales": ListOf(NOISE),
+        "sweeps": {
+            "switch_epoch": ListOf(Number(integer=True, low=0)),
+            "theta": ListOf(THETA),
+            "grad_threshold": ListOf(Number(low=0.0, positive=True)),
+            "min_delta": ListOf(Number(low=0.0, high=1.0)),
+            "history_size": ListOf(POSITIVE_INT),
+        },
+    },
+}
+
+EXPERIMENTS = {"fashion_mnist": FASHION_MNIST, "toy": TOY}
 
 
 # ------------------------------------------------------------------ loading
@@ -138,6 +202,19 @@ def validate(params: Any) -> None:
         if fm["adam_sgd"]["switch_epoch"] > fm["epochs"]:
             raise ParamsError(f"fashion_mnist.{scale}.adam_sgd.switch_epoch: must be <= "
                               f"epochs ({fm['epochs']}), got {fm['adam_sgd']['switch_epoch']}")
+        toy = params["toy"][scale]
+        for where in ("functions", "ablation.functions"):
+            specs = toy["ablation"]["functions"] if "." in where else toy["functions"]
+            for i, spec in enumerate(specs):
+                check_function(spec, f"toy.{scale}.{where}[{i}]")
+
+
+def check_function(spec: dict[str, Any], key: str) -> None:
+    """The test function of ``spec`` exists in that dimension."""
+    try:
+        get_function(spec["name"], spec["dim"])
+    except ValueError as error:
+        raise ParamsError(f"{key}: {error}") from None
 
 
 def load(path: str | Path = "params.yaml") -> dict[str, Any]:

@@ -9,10 +9,9 @@ optimizer was in during that epoch.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from tqdm import tqdm
 
 from fuse_repro.models import build_model
 from fuse_repro.optimizers import build_optimizer
+from fuse_repro.runstore import digest, source_digest, stored_runs
 
 LOG_COLUMNS = ["model", "optimizer", "seed", "epoch", "step", "wall_time", "closure_evals",
                "train_loss", "test_loss", "test_accuracy", "phase"]
@@ -137,11 +137,7 @@ def run_key(config: dict[str, Any], run: tuple[str, str, int], data_id: str,
     (not the grid lists), the run itself, the data, the device, the torch version and the
     source of the code it runs."""
     settings = {k: v for k, v in config.items() if k not in GRID_KEYS}
-    src = Path(__file__).resolve().parents[1]
-    code = [hashlib.sha256((src / name).read_bytes()).hexdigest() for name in RUN_SOURCES]
-    blob = json.dumps([settings, list(run), data_id, str(device), torch.__version__, code],
-                      sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    return digest(settings, list(run), data_id, str(device), source_digest(*RUN_SOURCES))
 
 
 def run_grid(config: dict[str, Any], train: Split, test: Split, runs_dir: Path,
@@ -149,33 +145,20 @@ def run_grid(config: dict[str, Any], train: Split, test: Split, runs_dir: Path,
     """Every model x optimizer x seed of ``config``; returns all rows.
 
     Each finished run is written at once to ``runs_dir/<model>__<optimizer>__seed<seed>
-    __<key>.csv``, ``key`` from :func:`run_key`. A run whose file exists is read back
-    instead of trained, so rerunning after a crash (the stage's output persists) resumes
-    where it stopped; files of other keys (stale settings, code or data) are removed."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
+    __<key>.csv``, ``key`` from :func:`run_key`; a rerun after a crash (the stage's output
+    persists) reads back the runs already done (:func:`fuse_repro.runstore.stored_runs`)."""
     grid = [(m, o, s) for m in config["models"] for o in config["optimizers"]
             for s in config["seeds"]]
-    keys = {run: run_key(config, run, data_id, train.x.device) for run in grid}
-    paths = {run: runs_dir / f"{run[0]}__{run[1]}__seed{run[2]}__{keys[run]}.csv"
-             for run in grid}
-    for stale in set(runs_dir.iterdir()) - set(paths.values()):
-        stale.unlink()
+    jobs = {f"{m}__{o}__seed{s}__{run_key(config, (m, o, s), data_id, train.x.device)}.csv":
+            partial(train_run, m, o, s, config, train, test) for m, o, s in grid}
     frames = []
-    with tqdm(grid, desc="runs", unit="run") as bar:
-        for run in bar:
-            model_name, optimizer_name, seed = run
-            bar.set_postfix_str(f"{model_name} {optimizer_name} seed {seed}")
-            path = paths[run]
-            if path.is_file():
-                frame, how = pd.read_csv(path), "kept from an earlier run"
-            else:
-                frame, how = train_run(model_name, optimizer_name, seed, config, train, test), ""
-                frame.to_csv(path.with_suffix(".tmp"), index=False)
-                path.with_suffix(".tmp").replace(path)
+    with tqdm(total=len(jobs), desc="runs", unit="run") as bar:
+        for _, frame, kept in stored_runs(runs_dir, jobs):
             last = frame.iloc[-1]
-            bar.write(f"{model_name:4s} {optimizer_name:17s} seed {seed:3d}: "
+            bar.write(f"{last.model:4s} {last.optimizer:17s} seed {last.seed:3d}: "
                       f"test acc {last.test_accuracy:.4f}, train loss {last.train_loss:.4f}, "
-                      f"{last.closure_evals} evals, {last.wall_time:.1f} s, "
-                      f"final phase {last.phase} {how}")
+                      f"{last.closure_evals} evals, {last.wall_time:.1f} s, final phase "
+                      f"{last.phase}{' (kept from an earlier run)' if kept else ''}")
+            bar.update()
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)

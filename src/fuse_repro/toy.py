@@ -1,0 +1,203 @@
+"""The toy ablation: every optimizer on test functions with known minima, from seeded
+random starts, with and without gradient noise.
+
+A *run* minimises one :class:`~fuse_repro.functions.TestFunction` from one start with one
+optimizer *variant* (an optimizer name of :func:`fuse_repro.optimizers.build_optimizer`,
+or ``scipy``, plus settings that override the experiment's) at one noise scale. Each step
+draws a fresh "batch" of the :class:`~fuse_repro.functions.NoisyObjective` and calls
+``optimizer.step(closure)`` once; every ``steps_per_epoch`` steps is an epoch, at whose end
+the switch rules see the noise-free value f(x) (the analogue of the full-training-set
+loss). A run stops when it has used ``budget`` closure evaluations, when the gap
+f(x) − f* falls to ``target_gap`` or when x stops being finite.
+
+``scipy`` is ``scipy.optimize.minimize(method="L-BFGS-B")`` on the noise-free function
+(same ``history_size``), the deterministic reference; it runs only at noise 0.
+
+One row is logged per step (and one for the start): the evaluations and wall time so far
+(time inside ``step`` only), f, the gap, ‖∇f‖ and the distance to the nearest global
+minimiser, all noise-free, the phase, and the first two coordinates of x for 2-D paths.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.optimize
+import torch
+from tqdm import tqdm
+
+from fuse_repro.functions import NoisyObjective, TestFunction, get, random_starts
+from fuse_repro.optimizers import build_optimizer
+from fuse_repro.runstore import digest, source_digest, stored_runs
+from fuse_repro.toy_grid import Variant, ablation_variants, function_key, main_variants
+
+LOG_COLUMNS = ["function", "variant", "noise", "start", "step", "evals", "wall_time", "f",
+               "gap", "grad_norm", "distance", "phase", "x0", "x1"]
+RUN_SOURCES = ("fuse.py", "fuse_repro/functions.py", "fuse_repro/optimizers.py",
+               "fuse_repro/toy.py", "fuse_repro/toy_grid.py")
+# ---------------------------------------------------------------------- one run
+def trajectory_table(fn: TestFunction, xs: torch.Tensor, evals: list[int],
+                     walls: list[float], phases: list[str]) -> pd.DataFrame:
+    """Noise-free f, gap, ‖∇f‖ and distance to the nearest minimiser along ``xs``
+    (one row per point), evaluated in one batched autograd call."""
+    points = xs.detach().clone().requires_grad_(True)
+    values = fn.f(points)
+    (grads,) = torch.autograd.grad(values.sum(), points)
+    distances = torch.linalg.vector_norm(points.detach().unsqueeze(-2) - fn.minimizers,
+                                         dim=-1).min(-1).values
+    f = values.detach().numpy()
+    nan = np.full(len(xs), np.nan)
+    return pd.DataFrame({
+        "step": np.arange(len(xs)), "evals": evals, "wall_time": walls, "f": f,
+        "gap": f - fn.minimum_value, "grad_norm": torch.linalg.vector_norm(grads, dim=-1).numpy(),
+        "distance": distances.numpy(), "phase": phases,
+        "x0": xs[:, 0].numpy() if fn.dim == 2 else nan,
+        "x1": xs[:, 1].numpy() if fn.dim == 2 else nan})
+
+
+def torch_run(fn: TestFunction, variant: Variant, start: torch.Tensor, noise: float,
+              noise_seed: int, config: dict[str, Any]) -> pd.DataFrame:
+    """Minimise ``fn`` from ``start`` with a torch optimizer (see the module docstring)."""
+    x = start.clone().requires_grad_(True)
+    objective = NoisyObjective(fn, noise, noise_seed)
+    optimizer = build_optimizer(variant.optimizer, [x], variant.config(config))
+    evals, wall = 0, 0.0
+
+    def closure() -> torch.Tensor:
+        nonlocal evals
+        evals += 1
+        optimizer.zero_grad()
+        loss = objective(x)
+        loss.backward()
+        return loss
+
+    path, eval_counts, walls, phases = [x.detach().clone()], [0], [0.0], [optimizer.phase]
+    steps = 0
+    while evals < config["budget"]:
+        phase = optimizer.phase
+        started = time.perf_counter()
+        optimizer.step(closure)
+        wall += time.perf_counter() - started
+        steps += 1
+        objective.batch()
+        point = x.detach().clone()
+        path.append(point), eval_counts.append(evals), walls.append(wall), phases.append(phase)
+        if not bool(torch.isfinite(point).all()):
+            break
+        value = float(fn.f(point))
+        if value - fn.minimum_value <= config["target_gap"]:
+            break
+        if steps % config["steps_per_epoch"] == 0:
+            optimizer.end_epoch(value)
+    return trajectory_table(fn, torch.stack(path), eval_counts, walls, phases)
+
+
+def scipy_run(fn: TestFunction, start: torch.Tensor, config: dict[str, Any]) -> pd.DataFrame:
+    """L-BFGS-B on the noise-free ``fn``; one row per scipy iteration (its accepted
+    points), with the evaluations and time used up to it."""
+    evals, started = 0, time.perf_counter()
+
+    def value_and_grad(x: np.ndarray) -> tuple[float, np.ndarray]:
+        nonlocal evals
+        evals += 1
+        point = torch.from_numpy(x).requires_grad_(True)
+        value = fn.f(point)
+        value.backward()
+        return float(value.detach()), point.grad.numpy()
+
+    path, eval_counts, walls = [start.clone()], [0], [0.0]
+
+    def record(intermediate_result: scipy.optimize.OptimizeResult) -> None:
+        walls.append(time.perf_counter() - started)
+        path.append(torch.from_numpy(intermediate_result.x.copy()))
+        eval_counts.append(evals)
+        if intermediate_result.fun - fn.minimum_value <= config["target_gap"]:
+            raise StopIteration  # scipy >= 1.11 ends the run cleanly
+
+    sp = config["scipy"]
+    scipy.optimize.minimize(
+        value_and_grad, start.numpy().copy(), jac=True, method="L-BFGS-B", callback=record,
+        options=dict(maxcor=config["lbfgs"]["history_size"], maxfun=config["budget"],
+                     maxiter=config["budget"], ftol=sp["ftol"], gtol=sp["gtol"]))
+    return trajectory_table(fn, torch.stack(path), eval_counts, walls, ["lbfgs"] * len(path))
+
+
+def cell_table(spec: dict[str, Any], variant: Variant, noise: float,
+               config: dict[str, Any]) -> pd.DataFrame:
+    """Every start of one function x variant x noise scale, as one table."""
+    fn = get(spec["name"], spec["dim"])
+    starts = random_starts(fn, config["starts"], config["seed"])
+    frames = []
+    for index, start in enumerate(starts):
+        if variant.optimizer == "scipy":
+            frame = scipy_run(fn, start, config)
+        else:
+            frame = torch_run(fn, variant, start, noise, config["seed"] + index, config)
+        frames.append(frame.assign(start=index))
+    table = pd.concat(frames, ignore_index=True)
+    table = table.assign(function=function_key(spec), variant=variant.key, noise=noise)
+    return table[LOG_COLUMNS]
+
+
+# ---------------------------------------------------------------------- the grid
+# Settings every run depends on (the lists that only choose which cells run are left out).
+RUN_SETTINGS = ("starts", "seed", "budget", "target_gap", "steps_per_epoch", "sgd", "adam",
+                "lbfgs", "fuse_pv", "scipy")
+
+
+@dataclass(frozen=True, eq=False)
+class Cell:
+    """All starts of one function (``spec``: name and dim), variant and noise scale."""
+
+    spec: dict[str, Any]
+    variant: Variant
+    noise: float
+
+    def file_name(self, config: dict[str, Any]) -> str:
+        run_settings = {k: config[k] for k in RUN_SETTINGS}
+        key = digest(run_settings, self.spec, self.variant.key, self.noise,
+                     source_digest(*RUN_SOURCES))
+        return f"{function_key(self.spec)}__{self.variant.key}__noise{self.noise:g}__{key}.csv.gz"
+
+
+
+def grid(config: dict[str, Any]) -> list[Cell]:
+    """The comparison (every function x main variant x noise scale; scipy at noise 0
+    only) and the ablation (every ablation function x swept value x ablation noise).
+    A cell of both appears twice; :func:`run_cells` computes it once (same file name)."""
+    cells = [Cell(spec, variant, noise)
+             for spec in config["functions"] for variant in main_variants(config)
+             for noise in config["noise_scales"]
+             if variant.optimizer != "scipy" or noise == 0.0]
+    cells += [Cell(spec, variant, noise)
+              for spec in config["ablation"]["functions"]
+              for variants in ablation_variants(config).values() for variant in variants
+              for noise in config["ablation"]["noise_scales"]]
+    return cells
+
+
+def run_cells(config: dict[str, Any], runs_dir: Path) -> pd.DataFrame:
+    """Every cell of :func:`grid`, each saved as soon as it is done as
+    ``runs_dir/<cell>.csv.gz`` and read back on a rerun with the same settings and code;
+    ``config["workers"]`` processes (``auto``: one per CPU core) run the cells. Returns all
+    rows, in the order of the grid."""
+    torch.set_num_threads(1)  # tiny problems: threads only add overhead
+    jobs: dict[str, Callable[[], pd.DataFrame]] = {
+        cell.file_name(config): partial(cell_table, cell.spec, cell.variant, cell.noise, config)
+        for cell in grid(config)}
+    workers = config["workers"]
+    if workers == "auto":
+        workers = len(os.sched_getaffinity(0))
+    frames = {}
+    for name, frame, _ in tqdm(stored_runs(runs_dir, jobs, min(workers, len(jobs))),
+                               total=len(jobs), desc="cells", unit="cell", mininterval=5):
+        frames[name] = frame
+    return pd.concat([frames[name] for name in jobs], ignore_index=True)

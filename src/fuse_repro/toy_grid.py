@@ -1,0 +1,61 @@
+"""What the toy ablation runs, by name: optimizer variants and function keys, from the
+``toy`` block of params.yaml. No optimizer code here: the summaries and the report use
+these names without depending on how the runs are made."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Settings a variant may override, and the block of the config each one lives in.
+OVERRIDABLE = {"theta": "fuse", "switch_epoch": "fuse_pv", "grad_threshold": "fuse_pv",
+               "min_delta": "fuse_pv", "history_size": "fuse_pv"}
+
+
+@dataclass(frozen=True, eq=False)
+class Variant:
+    """An optimizer name and the settings it overrides, e.g. ``Variant("fuse",
+    {"theta": 0.5})``; ``key`` names it in logs, file names and metrics."""
+
+    optimizer: str
+    settings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.optimizer + "".join(f"-{k}={v:g}" for k, v in self.settings.items())
+
+    def config(self, base: dict[str, Any]) -> dict[str, Any]:
+        """``base`` with this variant's settings in their blocks."""
+        config = dict(base)
+        for name, value in self.settings.items():
+            block = OVERRIDABLE[name]
+            config[block] = {**config.get(block, {}), name: value}
+        return config
+
+
+def function_key(spec: dict[str, Any]) -> str:
+    """``rosenbrock_2d`` for ``{"name": "rosenbrock", "dim": 2}``."""
+    return f"{spec['name']}_{spec['dim']}d"
+
+
+def main_variants(config: dict[str, Any]) -> list[Variant]:
+    """The comparison's variants: each optimizer of ``config["optimizers"]``, ``fuse``
+    once per ``theta`` of ``config["fuse"]["thetas"]``."""
+    variants = []
+    for name in config["optimizers"]:
+        if name == "fuse":
+            variants += [Variant("fuse", {"theta": t}) for t in config["fuse"]["thetas"]]
+        else:
+            variants.append(Variant(name))
+    return variants
+
+
+ABLATED_OPTIMIZER = {"switch_epoch": "fuse_pv_epoch", "theta": "fuse",
+                     "grad_threshold": "fuse_pv_gradient", "min_delta": "fuse_pv_loss",
+                     "history_size": "fuse_pv_epoch"}
+
+
+def ablation_variants(config: dict[str, Any]) -> dict[str, list[Variant]]:
+    """Per swept setting of ``config["ablation"]["sweeps"]``, one variant per value."""
+    return {name: [Variant(ABLATED_OPTIMIZER[name], {name: value}) for value in values]
+            for name, values in config["ablation"]["sweeps"].items()}

@@ -1,0 +1,228 @@
+"""Summaries of the toy ablation's raw log (:mod:`fuse_repro.toy`): one row per run, the
+comparison and ablation tables, the metrics JSON, the gap curves and the verdict on the
+switch rules."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from fuse_repro.results import OPTIMIZER_LABELS
+from fuse_repro.toy_grid import ablation_variants, function_key, main_variants
+
+RUN_KEYS = ["function", "variant", "noise", "start"]
+CELL_KEYS = ["function", "variant", "noise"]
+RULES = ("fuse_pv_epoch", "fuse_pv_gradient", "fuse_pv_loss")
+TOY_LABELS = {**OPTIMIZER_LABELS, "lbfgs": "L-BFGS (torch)",
+              "scipy": "scipy L-BFGS-B (noise-free)", "fuse-theta=0": "L-BFGS (FUSE, θ=0)"}
+GAP_FLOOR = 1e-16  # gaps are clipped here on log axes (f* itself has rounding error)
+
+
+def variant_label(key: str) -> str:
+    """``fuse-theta=0.5`` -> ``FUSE θ=0.5``; ``fuse_pv_epoch-switch_epoch=2`` ->
+    ``FUSE-PV (epoch), switch_epoch=2``."""
+    if key in TOY_LABELS:
+        return TOY_LABELS[key]
+    name, _, setting = key.partition("-")
+    if name == "fuse":
+        return "FUSE " + setting.replace("theta", "θ")
+    return f"{TOY_LABELS.get(name, name)}, {setting}"
+
+
+def run_summary(log: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
+    """One row per run. At the budget (the last row with at most ``budget`` evaluations):
+    ``final_gap`` (inf when x left the finite numbers) and ``success`` (distance to a
+    global minimiser <= ``success_tol``). ``evals_to_target`` / ``time_to_target``: the
+    evaluations and seconds when f − f* first reached ``target_gap`` (NaN if never).
+    ``switch_evals``: evaluations done before the first step of a FUSE-PV run in the
+    L-BFGS phase (NaN if it never switched, and for every other optimizer)."""
+    log = log.sort_values(RUN_KEYS + ["step"])
+    within = log[log["evals"] <= config["budget"]]
+    final = within.groupby(RUN_KEYS, sort=False).tail(1).set_index(RUN_KEYS)
+    hit = log[log["gap"] <= config["target_gap"]].groupby(RUN_KEYS).head(1).set_index(RUN_KEYS)
+    evals_before = log.groupby(RUN_KEYS, sort=False)["evals"].shift(1, fill_value=0)
+    in_lbfgs = (log["phase"] == "lbfgs") & log["variant"].str.startswith("fuse_pv")
+    switch = evals_before[in_lbfgs].groupby([log[k][in_lbfgs] for k in RUN_KEYS]).first()
+    summary = pd.DataFrame({
+        "final_gap": final["gap"].where(np.isfinite(final["gap"]), np.inf),
+        "success": final["distance"] <= config["success_tol"],
+        "final_evals": final["evals"],
+        "evals_to_target": hit["evals"].reindex(final.index),
+        "time_to_target": hit["wall_time"].reindex(final.index),
+        "switch_evals": switch.reindex(final.index),
+    })
+    return summary.reset_index()
+
+
+def _median_or_nan(values: pd.Series) -> float:
+    """Median with a missing value counted as +inf (a run that never got there); NaN
+    when at least half the runs never got there."""
+    median = float(np.median(values.fillna(np.inf)))
+    return median if np.isfinite(median) else np.nan
+
+
+def cell_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Per function, variant and noise scale, over starts: success rate, fraction of runs
+    reaching the target, median evaluations and seconds to the target (unreached runs
+    count as never), median and quartiles of the final gap."""
+    grouped = summary.groupby(CELL_KEYS, sort=False)
+    return grouped.agg(
+        starts=("start", "nunique"),
+        success_rate=("success", "mean"),
+        reached_target=("evals_to_target", lambda v: float(v.notna().mean())),
+        median_evals_to_target=("evals_to_target", _median_or_nan),
+        median_time_to_target=("time_to_target", _median_or_nan),
+        median_final_gap=("final_gap", "median"),
+        final_gap_q25=("final_gap", lambda v: v.quantile(0.25)),
+        final_gap_q75=("final_gap", lambda v: v.quantile(0.75)),
+        median_switch_evals=("switch_evals", "median"),
+    ).reset_index()
+
+
+def comparison(cells: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
+    """The rows of :func:`cell_table` that make the main comparison, in params order."""
+    functions = [function_key(spec) for spec in config["functions"]]
+    variants = [v.key for v in main_variants(config)]
+    rows = cells[cells["function"].isin(functions) & cells["variant"].isin(variants)
+                 & cells["noise"].isin(config["noise_scales"])]
+    order = {name: i for i, name in enumerate(functions + variants)}
+    return rows.sort_values(["noise", "function", "variant"],
+                            key=lambda c: c.map(order) if c.name != "noise" else c,
+                            ignore_index=True)
+
+
+def ablation(cells: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
+    """:func:`cell_table` rows of the ablation, with the swept ``setting`` and ``value``."""
+    functions = [function_key(spec) for spec in config["ablation"]["functions"]]
+    frames = []
+    for setting, variants in ablation_variants(config).items():
+        values = {v.key: dict(v.settings)[setting] for v in variants}
+        rows = cells[cells["function"].isin(functions) & cells["variant"].isin(values)
+                     & cells["noise"].isin(config["ablation"]["noise_scales"])]
+        frames.append(rows.assign(setting=setting, value=rows["variant"].map(values)))
+    return pd.concat(frames, ignore_index=True)
+
+
+def metrics(table: pd.DataFrame) -> dict:
+    """``{function: {"noise=<s>": {variant: {success_rate, reached_target,
+    median_evals_to_target, median_final_gap}}}}`` (null where undefined)."""
+    out: dict = {}
+    for row in table.itertuples(index=False):
+        out.setdefault(row.function, {}).setdefault(f"noise={row.noise:g}", {})[row.variant] = {
+            "success_rate": round(row.success_rate, 4),
+            "reached_target": round(row.reached_target, 4),
+            "median_evals_to_target": None if pd.isna(row.median_evals_to_target)
+            else float(row.median_evals_to_target),
+            "median_final_gap": None if not np.isfinite(row.median_final_gap)
+            else float(f"{row.median_final_gap:.4g}"),
+        }
+    return out
+
+
+def gap_curves(log: pd.DataFrame, budget: int, points: int = 200) -> pd.DataFrame:
+    """Per run, f − f* after each of ``points`` evaluation counts from 0 to ``budget``
+    (the gap of the last step within that many evaluations; a run that stopped early
+    keeps its last gap; a non-finite one counts as +inf); then, per cell, the median and
+    quartiles over starts. Columns: function, variant, noise, evals, median, q25, q75."""
+    grid = np.unique(np.linspace(0, budget, points).round().astype(int))
+    frames = []
+    for key, run in log.sort_values(RUN_KEYS + ["step"]).groupby(RUN_KEYS, sort=False):
+        index = np.searchsorted(run["evals"].to_numpy(), grid, side="right") - 1
+        gap = run["gap"].to_numpy()[index]
+        frames.append(pd.DataFrame(dict(zip(RUN_KEYS, key)) | {
+            "evals": grid, "gap": np.where(np.isfinite(gap), gap, np.inf)}))
+    runs = pd.concat(frames, ignore_index=True)
+    quantiles = runs.groupby(CELL_KEYS + ["evals"], sort=False)["gap"].quantile(
+        [0.25, 0.5, 0.75]).unstack()
+    quantiles.columns = ["q25", "median", "q75"]
+    return quantiles.reset_index()
+
+
+def ranked(cells: pd.DataFrame, target_gap: float) -> pd.DataFrame:
+    """``cells`` (rows of :func:`cell_table`) best first: highest success rate, then lowest
+    median final gap (gaps at or below ``target_gap`` count as equal: those runs stopped
+    there), then fewest median evaluations to the target."""
+    keys = pd.DataFrame({"success": -cells["success_rate"],
+                         "gap": cells["median_final_gap"].clip(lower=target_gap),
+                         "evals": cells["median_evals_to_target"].fillna(np.inf)})
+    order = keys.sort_values(["success", "gap", "evals"], kind="stable").index
+    return cells.loc[order]
+
+
+def _equal(a: pd.Series, b: pd.Series, target_gap: float) -> bool:
+    """Two cells equal on every key of :func:`ranked` (gaps and evaluations within 10 %)."""
+    gaps = [max(c.median_final_gap, target_gap) for c in (a, b)]
+    evals = [c.median_evals_to_target for c in (a, b)]
+    same_evals = (all(pd.isna(e) for e in evals)
+                  or (not any(pd.isna(e) for e in evals) and np.isclose(*evals, rtol=0.1)))
+    return (a.success_rate == b.success_rate and np.isclose(*gaps, rtol=0.1)
+            and bool(same_evals))
+
+
+def rule_ranking(table: pd.DataFrame, target_gap: float) -> pd.DataFrame:
+    """Per function and noise scale, the FUSE-PV switch rules ordered by :func:`ranked`:
+    columns function, noise, winner, tied (the best two equal on every key), and each
+    rule's success rate, median final gap and median evaluations to the target."""
+    rows = []
+    rules = table[table["variant"].isin(RULES)]
+    columns = ("success_rate", "median_final_gap", "median_evals_to_target")
+    for (function, noise), cell in rules.groupby(["function", "noise"], sort=False):
+        order = ranked(cell, target_gap)
+        best = order.iloc[0]
+        tied = len(order) > 1 and _equal(best, order.iloc[1], target_gap)
+        by_rule = cell.set_index("variant")
+        rows.append({"function": function, "noise": noise, "winner": best.variant,
+                     "tied": tied} | {
+            f"{r}_{c}": by_rule[c].get(r, np.nan) for r in RULES for c in columns})
+    return pd.DataFrame(rows)
+
+
+def rule_verdict(ranking: pd.DataFrame) -> str:
+    """One sentence on the paper's statement that the epoch rule slightly outperforms the
+    gradient and loss rules, from :func:`rule_ranking`."""
+    decided = ranking[~ranking["tied"]]
+    wins = decided["winner"].value_counts().reindex(list(RULES), fill_value=0)
+    counts = ", ".join(f"{variant_label(r)} {wins[r]}" for r in RULES)
+    if decided.empty:
+        verdict = "cannot test it (every comparison is a tie)"
+    elif wins["fuse_pv_epoch"] == wins.max() and (wins == wins.max()).sum() == 1:
+        verdict = "agrees"
+    elif wins["fuse_pv_epoch"] == wins.max():
+        verdict = "is inconclusive (the epoch rule shares the most wins)"
+    else:
+        verdict = "disagrees"
+    return (f"Switch rules, wins over {len(ranking)} function × noise comparisons "
+            "(success rate, then median final gap, then median evaluations to the target; "
+            f"{len(ranking) - len(decided)} ties): "
+            f"{counts}. Against the paper's statement that the epoch rule slightly "
+            f"outperforms the other two, this {verdict}.")
+
+
+def write_outputs(log: pd.DataFrame, config: dict[str, Any], out_dir: Path,
+                  metrics_path: Path) -> dict[str, pd.DataFrame]:
+    """Under ``out_dir``: ``summary.csv`` (one row per run), ``cells.csv``,
+    ``comparison.csv``, ``ablation.csv``, ``rules.csv``, ``curves.csv`` (:func:`gap_curves`
+    of the comparison), and the metrics JSON of the comparison. Clears ``figures/`` first
+    (the output persists; the notebook draws the figures after)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(out_dir / "figures", ignore_errors=True)
+    summary = run_summary(log, config)
+    cells = cell_table(summary)
+    tables = {"summary": summary, "cells": cells, "comparison": comparison(cells, config),
+              "ablation": ablation(cells, config)}
+    tables["rules"] = rule_ranking(tables["comparison"], config["target_gap"])
+    for name, table in tables.items():
+        table.to_csv(out_dir / f"{name}.csv", index=False)
+    main_log = log[log["function"].isin(tables["comparison"]["function"].unique())
+                   & log["variant"].isin(tables["comparison"]["variant"].unique())
+                   & log["noise"].isin(config["noise_scales"])]
+    tables["curves"] = gap_curves(main_log, config["budget"])
+    tables["curves"].to_csv(out_dir / "curves.csv", index=False)
+    metrics_path.write_text(json.dumps(metrics(tables["comparison"]), indent=2,
+                                       ensure_ascii=False) + "\n")
+    return tables
