@@ -14,7 +14,7 @@ import torch
 from fuse_repro import toy, toy_grid, toy_plots, toy_report, toy_results
 from fuse_repro.functions import NoisyObjective, get, random_starts
 from fuse_repro.params import experiment_config
-from fuse_repro.report import Figure, write_report
+from fuse_repro.report import write_report
 from fuse_repro.toy_grid import Variant
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,11 +236,14 @@ def test_stage_code_end_to_end_and_resume(config, tmp_path, monkeypatch):
         toy_plots.ablation_heatmaps(tables["ablation"], "rosenbrock_2d",
                                     tmp_path / "fig" / "ablation.png")]
     assert all(p.stat().st_size > 10_000 for p in figures)
-    blocks = toy_report.section(tables, [Figure(p, p.stem) for p in figures], config)
+    figures = [p.rename(p.with_name(name)) for p, name in
+               zip(figures, ("paths_noise0.png", "gap_noise1.png", "ablation_rosenbrock_2d.png"))]
+    blocks = toy_report.section(tables, figures, config)
     md, _ = write_report(blocks, tmp_path / "report")
     text = md.read_text()
     assert "Toy ablation" in text and "scipy L-BFGS-B (noise-free)" in text
     assert "Against the paper's statement that the epoch rule" in text
+    assert "gradient noise 1" in text and "Ablation heat maps on rosenbrock_2d" in text
 
     def no_runs(*args, **kwargs):
         raise AssertionError("a finished cell was run again")
