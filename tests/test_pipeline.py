@@ -32,6 +32,10 @@ def ci_scale(params: dict) -> dict:
     quick.update(seeds=[0], epochs=2, train_size=1024, test_size=2000)
     quick["adam_sgd"]["switch_epoch"] = 1
     quick["fuse_pv"].update(switch_epoch=1, warmup_epochs=1)
+    cifar = params["cifar10"]["quick"]
+    cifar.update(seeds=[0], epochs=2, batch_size=64, train_size=256, test_size=256)
+    cifar["adam_sgd"]["switch_epoch"] = 1
+    cifar["fuse_pv"].update(switch_epoch=1, warmup_epochs=1)
     toy = params["toy"]["quick"]
     toy.update(functions=[{"name": "rosenbrock", "dim": 2}, {"name": "ackley", "dim": 3}],
                starts=2, budget=60, steps_per_epoch=5)
@@ -87,6 +91,7 @@ def test_dvc_repro_builds_everything_and_a_second_run_is_a_no_op(repo):
         assert (path / output).exists(), output
     report = (path / "reports" / "report.html").read_text()
     assert "FashionMNIST" in report and "data:image/png;base64," in report
+    assert "CIFAR-10 (JPEG re-encoding)" in report and "4,682 parameters" in report
     markdown = (path / "reports" / "report.md").read_text()
     assert "FUSE-PV (epoch)" in markdown and "Toy ablation" in markdown
 
@@ -109,4 +114,4 @@ def test_changing_one_experiment_parameter_reruns_that_stage_and_the_report(repo
     assert "Running stage 'fashion_mnist'" in rerun
     assert "Running stage 'report'" in rerun
     assert "Running stage 'prepare'" not in rerun
-    assert "Running stage 'toy'" not in rerun
+    assert "Running stage 'toy'" not in rerun and "Running stage 'cifar10'" not in rerun

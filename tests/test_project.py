@@ -18,7 +18,7 @@ def stages():
 
 
 def test_there_is_a_notebook_per_experiment_and_the_report():
-    assert {p.stem for p in NOTEBOOKS} >= {"fashion_mnist", "toy", "report"}
+    assert {p.stem for p in NOTEBOOKS} >= {"fashion_mnist", "cifar10", "toy", "report"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -31,7 +31,7 @@ def test_notebooks_are_clean_and_parameterised(path):
     assert notebook["metadata"]["kernelspec"]["name"] == "fuse-repro"
 
 
-@pytest.mark.parametrize("name", ["fashion_mnist", "toy", "report"])
+@pytest.mark.parametrize("name", ["fashion_mnist", "cifar10", "toy", "report"])
 def test_stage_passes_exactly_the_notebook_parameters(name):
     command = shlex.split(stages()[name]["cmd"].split("&&")[-1])
     notebook = ROOT / command[1]
@@ -54,7 +54,7 @@ def imported_modules(source: str) -> set[str]:
 def test_stage_deps_cover_every_module_each_notebook_runs():
     """The notebook's imports and, transitively, theirs: a change to any of them must
     rerun the stage."""
-    for name in ("fashion_mnist", "toy", "report"):
+    for name in ("fashion_mnist", "cifar10", "toy", "report"):
         stage = stages()[name]
         source = "".join("".join(c["source"]) for c in
                          json.loads((ROOT / f"notebooks/{name}.ipynb").read_text())["cells"])

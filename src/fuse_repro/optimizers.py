@@ -41,6 +41,13 @@ class TorchOptimizer:
     def end_epoch(self, train_loss: float) -> None:
         del train_loss
 
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where this optimizer is (checkpoints)."""
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state)
+
 
 class AdamThenSGD(TorchOptimizer):
     """Adam for ``switch_epoch`` epochs, then SGD: two optimizers, one-way switch."""
@@ -48,13 +55,23 @@ class AdamThenSGD(TorchOptimizer):
     def __init__(self, params: Iterable[torch.Tensor], adam_lr: float, sgd_lr: float,
                  switch_epoch: int) -> None:
         params = list(params)
+        self.adam = torch.optim.Adam(params, lr=adam_lr)
         self.sgd = torch.optim.SGD(params, lr=sgd_lr)
         self.switch_epoch, self.epoch = switch_epoch, 0
-        super().__init__(torch.optim.Adam(params, lr=adam_lr), "adam")
+        super().__init__(self.adam, "adam")
         self._switch_if_due()
 
     def end_epoch(self, train_loss: float) -> None:
         self.epoch += 1
+        self._switch_if_due()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "adam": self.adam.state_dict(), "sgd": self.sgd.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch = state["epoch"]
+        self.adam.load_state_dict(state["adam"])
+        self.sgd.load_state_dict(state["sgd"])
         self._switch_if_due()
 
     def _switch_if_due(self) -> None:
@@ -72,6 +89,10 @@ class FuseOptimizer(TorchOptimizer):
         loss = self.optimizer.step(closure)
         self.phase = self.optimizer.phase
         return loss
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state)
+        self.phase = self.optimizer.phase
 
     def end_epoch(self, train_loss: float) -> None:
         self.optimizer.end_epoch(monitored_loss=train_loss)

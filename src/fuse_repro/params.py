@@ -21,6 +21,7 @@ from fuse_repro.functions import get as get_function
 
 SCALES = ("quick", "paper")
 FASHION_MNIST_MODELS = ("cnn", "mlp")
+CIFAR10_MODELS = ("densenet_paper", "densenet_bc100")
 OPTIMIZERS = ("sgd", "adam", "lbfgs", "adam_sgd",
               "fuse_pv_epoch", "fuse_pv_gradient", "fuse_pv_loss")
 DEVICES = ("auto", "cpu", "cuda")
@@ -67,18 +68,26 @@ class Record:
 
 
 @dataclass(frozen=True)
-class AutoOr:
-    """The string ``auto`` or a value satisfying ``spec``."""
+class Or:
+    """The value ``literal`` (``"auto"``, ``None``) or a value satisfying ``spec``."""
 
+    literal: Any
     spec: Any
 
     def check(self, value: Any, key: str) -> None:
-        if value == "auto":
+        if value is self.literal or (isinstance(value, str) and value == self.literal):
             return
         try:
             self.spec.check(value, key)
         except ParamsError as error:
-            raise ParamsError(f"{error} (or 'auto')") from None
+            raise ParamsError(f"{error} (or {self.literal!r})") from None
+
+
+@dataclass(frozen=True)
+class Boolean:
+    def check(self, value: Any, key: str) -> None:
+        if not isinstance(value, bool):
+            raise ParamsError(f"{key}: expected true or false, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -92,16 +101,17 @@ class Choice:
 
 @dataclass(frozen=True)
 class ListOf:
-    """A non-empty list without repeats whose items satisfy ``item``."""
+    """A non-empty list whose items satisfy ``item``, without repeats if ``unique``."""
 
     item: Any
+    unique: bool = True
 
     def check(self, value: Any, key: str) -> None:
         if not isinstance(value, list) or not value:
             raise ParamsError(f"{key}: expected a non-empty list, got {value!r}")
         for i, element in enumerate(value):
             self.item.check(element, f"{key}[{i}]")
-        if len(set(map(repr, value))) != len(value):
+        if self.unique and len(set(map(repr, value))) != len(value):
             raise ParamsError(f"{key}: has repeated entries: {value!r}")
 
 
@@ -130,27 +140,41 @@ def check_section(section: Any, schema: dict[str, Any], key: str = "") -> None:
 POSITIVE_INT = Number(integer=True, low=1)
 LEARNING_RATE = Number(low=0.0, positive=True)
 
-FASHION_MNIST = {
-    "models": ListOf(Choice(FASHION_MNIST_MODELS)),
-    "optimizers": ListOf(Choice(OPTIMIZERS)),
-    "seeds": ListOf(Number(integer=True, low=0)),
-    "epochs": POSITIVE_INT,
-    "batch_size": POSITIVE_INT,
-    "train_size": Number(integer=True, low=1, high=60000, nullable=True),
-    "test_size": Number(integer=True, low=1, high=10000, nullable=True),
-    "device": Choice(DEVICES),
-    "sgd": {"lr": LEARNING_RATE},
-    "adam": {"lr": LEARNING_RATE},
-    "adam_sgd": {"switch_epoch": Number(integer=True, low=0)},
-    "lbfgs": {"lr": LEARNING_RATE, "history_size": POSITIVE_INT, "max_iter": POSITIVE_INT,
-              "max_eval": POSITIVE_INT},
-    "fuse_pv": {"lr": LEARNING_RATE, "lbfgs_lr": LEARNING_RATE, "history_size": POSITIVE_INT,
-                "max_iter": POSITIVE_INT, "max_eval": POSITIVE_INT,
-                "switch_epoch": Number(integer=True, low=0),
-                "grad_threshold": Number(low=0.0, positive=True),
-                "warmup_epochs": Number(integer=True, low=0), "patience": POSITIVE_INT,
-                "min_delta": Number(low=0.0, high=1.0)},
-}
+def image_experiment(models: tuple[str, ...], train_images: int) -> dict[str, Any]:
+    """The schema of an image-classification block (FashionMNIST, CIFAR-10)."""
+    return {
+        "models": ListOf(Choice(models)),
+        "optimizers": ListOf(Choice(OPTIMIZERS)),
+        "seeds": ListOf(Number(integer=True, low=0)),
+        "epochs": POSITIVE_INT,
+        "batch_size": POSITIVE_INT,
+        "train_size": Number(integer=True, low=1, high=train_images, nullable=True),
+        "test_size": Number(integer=True, low=1, high=10000, nullable=True),
+        "normalize": Or(None, Record({
+            "mean": ListOf(Number(), unique=False),
+            "std": ListOf(Number(low=0.0, positive=True), unique=False)})),
+        "device": Choice(DEVICES),
+        "channels_last": Boolean(),
+        "bf16": Boolean(),
+        "processes": POSITIVE_INT,
+        "target_accuracy": Number(low=0.0, high=1.0),
+        "sgd": {"lr": LEARNING_RATE},
+        "adam": {"lr": LEARNING_RATE},
+        "adam_sgd": {"switch_epoch": Number(integer=True, low=0)},
+        "lbfgs": {"lr": LEARNING_RATE, "history_size": POSITIVE_INT, "max_iter": POSITIVE_INT,
+                  "max_eval": POSITIVE_INT},
+        "fuse_pv": {"lr": LEARNING_RATE, "lbfgs_lr": LEARNING_RATE,
+                    "history_size": POSITIVE_INT, "max_iter": POSITIVE_INT,
+                    "max_eval": POSITIVE_INT, "switch_epoch": Number(integer=True, low=0),
+                    "grad_threshold": Number(low=0.0, positive=True),
+                    "warmup_epochs": Number(integer=True, low=0), "patience": POSITIVE_INT,
+                    "min_delta": Number(low=0.0, high=1.0)},
+    }
+
+
+FASHION_MNIST = image_experiment(FASHION_MNIST_MODELS, 60000)
+CIFAR10 = image_experiment(CIFAR10_MODELS, 50000)
+IMAGE_CHANNELS = {"fashion_mnist": 1, "cifar10": 3}
 
 TOY_OPTIMIZERS = ("sgd", "adam", "lbfgs", "fuse", "fuse_pv_epoch", "fuse_pv_gradient",
                   "fuse_pv_loss", "scipy")
@@ -162,7 +186,7 @@ TOY = {
     "functions": ListOf(TEST_FUNCTION),
     "starts": POSITIVE_INT,
     "seed": Number(integer=True, low=0),
-    "workers": AutoOr(POSITIVE_INT),
+    "workers": Or("auto", POSITIVE_INT),
     "noise_scales": ListOf(NOISE),
     "budget": POSITIVE_INT,
     "target_gap": Number(low=0.0, positive=True),
@@ -188,7 +212,7 @@ TOY = {
     },
 }
 
-EXPERIMENTS = {"fashion_mnist": FASHION_MNIST, "toy": TOY}
+EXPERIMENTS = {"fashion_mnist": FASHION_MNIST, "cifar10": CIFAR10, "toy": TOY}
 
 
 # ------------------------------------------------------------------ loading
@@ -198,15 +222,27 @@ def validate(params: Any) -> None:
     schema.update({name: {scale: spec for scale in SCALES} for name, spec in EXPERIMENTS.items()})
     check_section(params, schema)
     for scale in SCALES:
-        fm = params["fashion_mnist"][scale]
-        if fm["adam_sgd"]["switch_epoch"] > fm["epochs"]:
-            raise ParamsError(f"fashion_mnist.{scale}.adam_sgd.switch_epoch: must be <= "
-                              f"epochs ({fm['epochs']}), got {fm['adam_sgd']['switch_epoch']}")
+        for name, channels in IMAGE_CHANNELS.items():
+            check_image_block(params[name][scale], channels, f"{name}.{scale}")
         toy = params["toy"][scale]
         for where in ("functions", "ablation.functions"):
             specs = toy["ablation"]["functions"] if "." in where else toy["functions"]
             for i, spec in enumerate(specs):
                 check_function(spec, f"toy.{scale}.{where}[{i}]")
+
+
+def check_image_block(block: dict[str, Any], channels: int, key: str) -> None:
+    """Relations between the keys of an image block."""
+    if block["adam_sgd"]["switch_epoch"] > block["epochs"]:
+        raise ParamsError(f"{key}.adam_sgd.switch_epoch: must be <= epochs "
+                          f"({block['epochs']}), got {block['adam_sgd']['switch_epoch']}")
+    if block["batch_size"] % block["processes"]:
+        raise ParamsError(f"{key}.batch_size: must be divisible by processes "
+                          f"({block['processes']}), got {block['batch_size']}")
+    for stat in ("mean", "std"):
+        if block["normalize"] is not None and len(block["normalize"][stat]) != channels:
+            raise ParamsError(f"{key}.normalize.{stat}: needs {channels} values (one per "
+                              f"channel), got {block['normalize'][stat]!r}")
 
 
 def check_function(spec: dict[str, Any], key: str) -> None:

@@ -33,11 +33,24 @@ def switch_epochs(log: pd.DataFrame) -> pd.DataFrame:
             .apply(first_switch).rename("switch_epoch").reset_index())
 
 
-def summary_table(log: pd.DataFrame) -> pd.DataFrame:
+def first_reaching(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
+    """Per run, the closure evaluations and wall time at the first logged epoch whose test
+    accuracy is at least ``target_accuracy`` (runs that never reach it are left out)."""
+    keys = ["model", "optimizer", "seed"]
+    reached = log[log["test_accuracy"] >= target_accuracy].sort_values("epoch")
+    first = reached.groupby(keys).head(1)
+    return first[keys + ["closure_evals", "wall_time"]].rename(
+        columns={"closure_evals": "evals_to_target", "wall_time": "time_to_target"})
+
+
+def summary_table(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
     """Per model and optimizer: mean and std over seeds of the final test accuracy and
     train loss, mean closure evaluations, mean wall time, the number of seeds that
-    switched phase and their median first epoch after the switch."""
-    final = final_rows(log).merge(switch_epochs(log), on=["model", "optimizer", "seed"])
+    switched phase and their median first epoch after the switch, and the number of
+    seeds reaching ``target_accuracy`` with their mean evaluations and time to it."""
+    keys = ["model", "optimizer", "seed"]
+    final = (final_rows(log).merge(switch_epochs(log), on=keys)
+             .merge(first_reaching(log, target_accuracy), on=keys, how="left"))
     table = final.groupby(["model", "optimizer"], sort=False).agg(
         seeds=("seed", "nunique"),
         test_accuracy_mean=("test_accuracy", "mean"), test_accuracy_std=("test_accuracy", "std"),
@@ -45,8 +58,43 @@ def summary_table(log: pd.DataFrame) -> pd.DataFrame:
         closure_evals=("closure_evals", "mean"), wall_time_s=("wall_time", "mean"),
         seeds_switched=("switch_epoch", "count"),
         switch_epoch=("switch_epoch", "median"),
+        seeds_reached=("evals_to_target", "count"),
+        evals_to_target=("evals_to_target", "mean"),
+        time_to_target_s=("time_to_target", "mean"),
     ).reset_index()
     return table
+
+
+def epoch_times(log: pd.DataFrame) -> pd.DataFrame:
+    """Per model, optimizer and phase: mean training seconds per epoch and per closure
+    evaluation over all seeds' epochs spent in that phase."""
+    keys = ["model", "optimizer", "seed"]
+    log = log.sort_values(keys + ["epoch"])
+    steps = log.assign(seconds=log.groupby(keys)["wall_time"].diff(),
+                       evals=log.groupby(keys)["closure_evals"].diff()).dropna(subset=["seconds"])
+    table = steps.groupby(["model", "optimizer", "phase"], sort=False).agg(
+        epochs=("epoch", "count"), seconds=("seconds", "sum"), evals=("evals", "sum"))
+    table["seconds_per_epoch"] = table["seconds"] / table["epochs"]
+    table["seconds_per_eval"] = table["seconds"] / table["evals"]
+    return table.reset_index()
+
+
+def phase_speed(times: pd.DataFrame, rule: str = "fuse_pv_epoch") -> pd.DataFrame:
+    """Per model: FUSE-PV's seconds per epoch in its Adam phase ÷ Adam's, and in its
+    L-BFGS phase ÷ torch L-BFGS's (same settings), from one run of the grid; also the
+    ratios per closure evaluation. Rows only where both sides ran."""
+    rows = []
+    for model, runs in times.groupby("model", sort=False):
+        by = runs.set_index(["optimizer", "phase"])
+        for phase, reference in (("adam", ("adam", "adam")), ("lbfgs", ("lbfgs", "lbfgs"))):
+            if (rule, phase) in by.index and reference in by.index:
+                ours, theirs = by.loc[(rule, phase)], by.loc[reference]
+                rows.append({"model": model, "phase": phase, "reference": reference[0],
+                             "epochs": int(ours["epochs"]),
+                             "per_epoch": ours["seconds_per_epoch"] / theirs["seconds_per_epoch"],
+                             "per_eval": ours["seconds_per_eval"] / theirs["seconds_per_eval"]})
+    return pd.DataFrame(rows, columns=["model", "phase", "reference", "epochs", "per_epoch",
+                                       "per_eval"])
 
 
 def metrics(table: pd.DataFrame) -> dict:
@@ -77,16 +125,20 @@ def plot_tables(log: pd.DataFrame, column: str) -> dict[str, pd.DataFrame]:
             for model in log["model"].unique()}
 
 
-def write_outputs(log: pd.DataFrame, out_dir: Path, metrics_path: Path) -> pd.DataFrame:
-    """``log.csv``, ``summary.csv``, ``plots/<model>_<column>.csv`` under ``out_dir`` and
+def write_outputs(log: pd.DataFrame, out_dir: Path, metrics_path: Path,
+                  target_accuracy: float, parameters: dict[str, int]) -> pd.DataFrame:
+    """``log.csv``, ``summary.csv``, ``epoch_times.csv``, ``models.json`` (``parameters``:
+    each model's parameter count), ``plots/<model>_<column>.csv`` under ``out_dir`` and
     the metrics JSON; returns the summary table. Clears ``plots/`` and ``figures/``
     first (the notebook draws the figures afterwards)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for derived in ("plots", "figures"):  # the output persists: no files of earlier grids
         shutil.rmtree(out_dir / derived, ignore_errors=True)
     log.to_csv(out_dir / "log.csv", index=False)
-    table = summary_table(log)
+    table = summary_table(log, target_accuracy)
     table.to_csv(out_dir / "summary.csv", index=False)
+    epoch_times(log).to_csv(out_dir / "epoch_times.csv", index=False)
+    (out_dir / "models.json").write_text(json.dumps(parameters, indent=2) + "\n")
     (out_dir / "plots").mkdir(exist_ok=True)
     for column in ("test_accuracy", "train_loss"):
         for model, frame in plot_tables(log, column).items():

@@ -36,7 +36,8 @@ def source_digest(*names: str) -> list[str]:
 
 
 def stored_runs(directory: Path, jobs: dict[str, Callable[[], pd.DataFrame]],
-                workers: int = 1) -> Iterator[tuple[str, pd.DataFrame, bool]]:
+                workers: int = 1, writer: bool = True
+                ) -> Iterator[tuple[str, pd.DataFrame, bool]]:
     """For each ``name -> compute`` of ``jobs``: ``(name, table, kept)``.
 
     ``kept`` is True when ``directory/name`` existed and was read back; otherwise the table
@@ -46,17 +47,20 @@ def stored_runs(directory: Path, jobs: dict[str, Callable[[], pd.DataFrame]],
     jobs to compute run in that many processes (``compute`` must then be picklable) and
     are yielded as they finish; otherwise everything comes in the order of ``jobs``. A
     name ending in ``.gz`` is written gzip-compressed with a zero timestamp, so equal
-    tables give equal bytes.
+    tables give equal bytes. ``writer=False`` (all processes of a data-parallel run but
+    one) reads and computes alike but neither writes nor deletes.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in set(directory.iterdir()) - {directory / name for name in jobs}:
-        stale.unlink()
+    if writer:
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in set(directory.iterdir()) - {directory / name for name in jobs}:
+            stale.unlink()
     missing = {}
     for name, compute in jobs.items():
         if (directory / name).is_file():
             yield name, pd.read_csv(directory / name), True
         elif workers == 1:
-            yield name, _write(directory / name, compute()), False
+            table = compute()
+            yield name, _write(directory / name, table) if writer else table, False
         else:
             missing[name] = compute
     if not missing:

@@ -3,12 +3,25 @@
 One *run* trains one model with one optimizer from one seed and logs a row after every
 epoch (and one before training): the full-training-set loss, the test loss and accuracy
 on the whole test set, the closure evaluations (forward+backward passes, counted the same
-way for every optimizer), the training wall time (evaluation excluded) and the phase the
-optimizer was in during that epoch.
+way for every optimizer), the training wall time (evaluation excluded), the phase the
+optimizer was in during that epoch, the device and the number of processes.
+
+Options of an experiment's block (params.yaml): inputs normalised per channel
+(``normalize``), ``channels_last`` memory format, bf16 autocast inside the closure
+(``bf16``; parameters and optimizer state stay float32), and ``processes`` > 1 for data
+parallelism under torchrun (:mod:`fuse_repro.distributed`). A run writes a checkpoint
+after every epoch, so a killed run resumes from its last finished epoch and ends exactly
+as an uninterrupted one would.
+
+Command line (what each torchrun process runs)::
+
+    torchrun --standalone --nproc-per-node N -m fuse_repro.train --experiment cifar10
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -17,32 +30,48 @@ from typing import Any
 
 import pandas as pd
 import torch
+import torch.distributed as dist
 from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from fuse_repro.data import fingerprint, load_prepared
+from fuse_repro.distributed import World, launch
 from fuse_repro.models import build_model
 from fuse_repro.optimizers import build_optimizer
+from fuse_repro.params import experiment_config
 from fuse_repro.runstore import digest, source_digest, stored_runs
 
 LOG_COLUMNS = ["model", "optimizer", "seed", "epoch", "step", "wall_time", "closure_evals",
-               "train_loss", "test_loss", "test_accuracy", "phase"]
+               "train_loss", "test_loss", "test_accuracy", "phase", "device", "processes"]
 
 
 @dataclass
 class Split:
-    """Images as float tensors in [0, 1] (N, C, H, W) and int64 labels, on one device."""
+    """Images as float tensors (N, C, H, W) and int64 labels, on one device."""
 
     x: torch.Tensor
     y: torch.Tensor
 
     @classmethod
     def from_uint8(cls, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-                   size: int | None = None) -> "Split":
-        if size is not None:
-            x, y = x[:size], y[:size]
+                   size: int | None = None, normalize: dict | None = None) -> "Split":
+        """``size`` images (all: None), scaled to [0, 1], then, with ``normalize =
+        {"mean": [...], "std": [...]}``, to ``(x - mean) / std`` per channel.
+
+        A subset is a fixed random one (the same for every run), not the first ``size``
+        images: files may be ordered by class (the CIFAR-10 JPEG re-encoding is)."""
+        if size is not None and size < len(y):
+            subset = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))[:size]
+            x, y = x[subset], y[subset]
         if x.dim() == 3:
             x = x.unsqueeze(1)
-        return cls(x.to(device).float().div_(255.0), y.to(device))
+        x = x.to(device).float().div_(255.0)
+        if normalize is not None:
+            mean, std = (torch.tensor(normalize[k], device=device).view(1, -1, 1, 1)
+                         for k in ("mean", "std"))
+            x = x.sub_(mean).div_(std)
+        return cls(x, y.to(device))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -54,31 +83,91 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def load_splits(experiment: str, config: dict[str, Any], prepared_dir: str | Path,
+                device: torch.device) -> tuple[Split, Split]:
+    """The training and test splits of ``experiment`` as its ``config`` asks."""
+    data = load_prepared(prepared_dir, experiment)
+    normalize = config.get("normalize")
+    return (Split.from_uint8(data["train_x"], data["train_y"], device, config["train_size"],
+                             normalize),
+            Split.from_uint8(data["test_x"], data["test_y"], device, config["test_size"],
+                             normalize))
+
+
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, split: Split, batch_size: int = 2000) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy over the whole split (model in eval mode)."""
+def evaluate(model: torch.nn.Module, split: Split, world: World = World(),
+             batch_size: int = 2000) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy over the whole split (model in eval mode); with
+    several processes each scores its share and the sums are all-reduced."""
     was_training = model.training
     model.eval()
-    loss_sum = torch.zeros((), device=split.x.device)
-    correct = torch.zeros((), device=split.x.device)
-    for start in range(0, len(split.y), batch_size):
-        logits = model(split.x[start:start + batch_size])
-        labels = split.y[start:start + batch_size]
-        loss_sum += F.cross_entropy(logits, labels, reduction="sum")
-        correct += (logits.argmax(1) == labels).sum()
+    x, y = world.shard(split.x), world.shard(split.y)
+    sums = torch.zeros(2, device=split.x.device)  # loss, correct
+    for start in range(0, len(y), batch_size):
+        logits = model(x[start:start + batch_size])
+        labels = y[start:start + batch_size]
+        sums[0] += F.cross_entropy(logits, labels, reduction="sum")
+        sums[1] += (logits.argmax(1) == labels).sum()
     model.train(was_training)
-    n = len(split.y)
-    return loss_sum.item() / n, correct.item() / n
+    loss_sum, correct = world.sum(sums).tolist()
+    return loss_sum / len(split.y), correct / len(split.y)
+
+
+def device_name(device: torch.device) -> str:
+    """``cpu``, or ``cuda:<GPU model>``, for the logs."""
+    return f"cuda:{torch.cuda.get_device_name(device)}" if device.type == "cuda" else device.type
+
+
+def _data_parallel(model: torch.nn.Module, world: World,
+                   device: torch.device) -> torch.nn.Module:
+    """``model`` itself alone; under torchrun, wrapped in DistributedDataParallel (with
+    synchronised batch norm on GPUs, so N processes compute what one would)."""
+    if world.size == 1:
+        return model
+    if device.type == "cuda":
+        model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+        return DistributedDataParallel(model, device_ids=[device])
+    return DistributedDataParallel(model)  # CPU/gloo: batch norm statistics per process
+
+
+def _save_checkpoint(path: Path, model: torch.nn.Module, optimizer: Any,
+                     order: torch.Generator, progress: dict[str, Any]) -> None:
+    """Model, optimizer (either phase), batch-order generator, RNG states and the log so
+    far, written atomically."""
+    payload = dict(progress, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                   order=order.get_state(), rng=torch.get_rng_state(),
+                   cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
+    partial_path = path.with_name(f".{path.name}.partial")
+    torch.save(payload, partial_path)
+    partial_path.replace(path)
+
+
+def _load_checkpoint(path: Path, model: torch.nn.Module, optimizer: Any,
+                     order: torch.Generator) -> dict[str, Any]:
+    payload = torch.load(path, map_location=next(model.parameters()).device,
+                         weights_only=False)  # our own file: optimizer state, the log so far
+    model.load_state_dict(payload.pop("model"))
+    optimizer.load_state_dict(payload.pop("optimizer"))
+    order.set_state(payload.pop("order"))
+    torch.set_rng_state(payload.pop("rng"))
+    cuda_rng = payload.pop("cuda_rng")
+    if cuda_rng:
+        torch.cuda.set_rng_state_all(cuda_rng)
+    return payload
 
 
 def train_run(model_name: str, optimizer_name: str, seed: int, config: dict[str, Any],
-              train: Split, test: Split) -> pd.DataFrame:
+              train: Split, test: Split, checkpoint: Path | None = None) -> pd.DataFrame:
     """Train one run; the batch order depends on ``seed`` only, so every optimizer sees
     the same batches for a seed. The last incomplete batch is dropped (as the official
-    code does)."""
+    code does). With ``checkpoint``, the state after every epoch is saved there, and a
+    checkpoint found at the start is resumed from."""
+    world = World.current()
     device = train.x.device
-    model = build_model(model_name, seed).to(device)
+    memory_format = torch.channels_last if config.get("channels_last") else torch.contiguous_format
+    model = build_model(model_name, seed).to(device, memory_format=memory_format)
     model.train()
+    net = _data_parallel(model, world, device)
     optimizer = build_optimizer(optimizer_name, model.parameters(), config)
     order = torch.Generator().manual_seed(seed)
     batch_size = config["batch_size"]
@@ -86,58 +175,77 @@ def train_run(model_name: str, optimizer_name: str, seed: int, config: dict[str,
     if n_batches == 0:
         raise ValueError(f"batch_size {batch_size} is larger than the training set "
                          f"({len(train.y)} images)")
-    evals, step, wall = 0, 0, 0.0
-    rows = []
+    if batch_size % world.size:
+        raise ValueError(f"batch_size {batch_size} is not divisible by the {world.size} "
+                         "processes")
+    autocast = partial(torch.autocast, device.type, dtype=torch.bfloat16,
+                       enabled=bool(config.get("bf16")))
+    progress = {"epoch": 0, "step": 0, "evals": 0, "wall": 0.0, "rows": []}
 
     def log(epoch: int, phase: str) -> float:
         """Append the row of ``epoch``; return the full-training-set loss."""
-        train_loss, _ = evaluate(model, train)
-        test_loss, test_accuracy = evaluate(model, test)
-        rows.append(dict(model=model_name, optimizer=optimizer_name, seed=seed, epoch=epoch,
-                         step=step, wall_time=wall, closure_evals=evals,
-                         train_loss=train_loss, test_loss=test_loss,
-                         test_accuracy=test_accuracy, phase=phase))
+        train_loss, _ = evaluate(model, train, world)
+        test_loss, test_accuracy = evaluate(model, test, world)
+        progress["rows"].append(dict(
+            model=model_name, optimizer=optimizer_name, seed=seed, epoch=epoch,
+            step=progress["step"], wall_time=progress["wall"], closure_evals=progress["evals"],
+            train_loss=train_loss, test_loss=test_loss, test_accuracy=test_accuracy,
+            phase=phase, device=device_name(device), processes=world.size))
         return train_loss
 
-    log(0, optimizer.phase)
-    for epoch in range(1, config["epochs"] + 1):
+    if checkpoint is not None and checkpoint.is_file():
+        progress = _load_checkpoint(checkpoint, model, optimizer, order)
+    else:
+        log(0, optimizer.phase)
+    epochs = tqdm(range(progress["epoch"] + 1, config["epochs"] + 1), initial=progress["epoch"],
+                  total=config["epochs"], desc=f"{model_name} {optimizer_name} seed {seed}",
+                  unit="epoch", leave=False, disable=not world.main)
+    for epoch in epochs:
         phase = optimizer.phase
         permutation = torch.randperm(len(train.y), generator=order).to(device)
         started = time.perf_counter()
         for b in range(n_batches):
-            index = permutation[b * batch_size:(b + 1) * batch_size]
-            x, y = train.x[index], train.y[index]
+            index = world.shard(permutation[b * batch_size:(b + 1) * batch_size])
+            x = train.x[index].contiguous(memory_format=memory_format)
+            y = train.y[index]
 
             def closure() -> torch.Tensor:
-                nonlocal evals
-                evals += 1
+                progress["evals"] += 1
                 optimizer.zero_grad()
-                loss = F.cross_entropy(model(x), y)
+                with autocast():
+                    logits = net(x)
+                loss = F.cross_entropy(logits.float(), y)
                 loss.backward()
-                return loss
+                return world.mean(loss.detach())  # the same on every process
 
             optimizer.step(closure)
-            step += 1
+            progress["step"] += 1
         if device.type == "cuda":
             torch.cuda.synchronize(device)
-        wall += time.perf_counter() - started
+        progress["wall"] += time.perf_counter() - started
         train_loss = log(epoch, phase)
         optimizer.end_epoch(train_loss)
-    return pd.DataFrame(rows, columns=LOG_COLUMNS)
+        progress["epoch"] = epoch
+        row = progress["rows"][-1]
+        epochs.set_postfix(phase=phase, train_loss=f"{train_loss:.4f}",
+                           test_acc=f"{row['test_accuracy']:.4f}")
+        if checkpoint is not None and world.main:
+            _save_checkpoint(checkpoint, model, optimizer, order, progress)
+    return pd.DataFrame(progress["rows"], columns=LOG_COLUMNS)
 
 
 GRID_KEYS = ("models", "optimizers", "seeds")
 RUN_SOURCES = ("fuse.py", "fuse_repro/train.py", "fuse_repro/models.py",
-               "fuse_repro/optimizers.py")
+               "fuse_repro/optimizers.py", "fuse_repro/distributed.py")
 
 
 def run_key(config: dict[str, Any], run: tuple[str, str, int], data_id: str,
-            device: torch.device) -> str:
+            device_type: str) -> str:
     """A digest of everything one run's result depends on: the experiment's settings
-    (not the grid lists), the run itself, the data, the device, the torch version and the
-    source of the code it runs."""
+    (not the grid lists; ``processes`` included), the run itself, the data, the device
+    type (``cpu``, ``cuda``), the torch version and the source of the code it runs."""
     settings = {k: v for k, v in config.items() if k not in GRID_KEYS}
-    return digest(settings, list(run), data_id, str(device), source_digest(*RUN_SOURCES))
+    return digest(settings, list(run), data_id, device_type, source_digest(*RUN_SOURCES))
 
 
 def run_grid(config: dict[str, Any], train: Split, test: Split, runs_dir: Path,
@@ -146,14 +254,26 @@ def run_grid(config: dict[str, Any], train: Split, test: Split, runs_dir: Path,
 
     Each finished run is written at once to ``runs_dir/<model>__<optimizer>__seed<seed>
     __<key>.csv``, ``key`` from :func:`run_key`; a rerun after a crash (the stage's output
-    persists) reads back the runs already done (:func:`fuse_repro.runstore.stored_runs`)."""
+    persists) reads back the runs already done (:func:`fuse_repro.runstore.stored_runs`)
+    and resumes an interrupted one from its checkpoint in ``runs_dir/../checkpoints``."""
+    world = World.current()
     grid = [(m, o, s) for m in config["models"] for o in config["optimizers"]
             for s in config["seeds"]]
-    jobs = {f"{m}__{o}__seed{s}__{run_key(config, (m, o, s), data_id, train.x.device)}.csv":
-            partial(train_run, m, o, s, config, train, test) for m, o, s in grid}
+    names = {run: f"{run[0]}__{run[1]}__seed{run[2]}__"
+                  f"{run_key(config, run, data_id, train.x.device.type)}" for run in grid}
+    checkpoints = runs_dir.parent / "checkpoints"
+    if world.main:
+        checkpoints.mkdir(parents=True, exist_ok=True)
+        for stale in set(checkpoints.iterdir()) - {checkpoints / f"{n}.pt" for n in names.values()}:
+            stale.unlink()
+    world.barrier()
+    jobs = {f"{name}.csv": partial(train_run, *run, config, train, test,
+                                   checkpoints / f"{name}.pt") for run, name in names.items()}
     frames = []
-    with tqdm(total=len(jobs), desc="runs", unit="run") as bar:
-        for _, frame, kept in stored_runs(runs_dir, jobs):
+    with tqdm(total=len(jobs), desc="runs", unit="run", disable=not world.main) as bar:
+        for name, frame, kept in stored_runs(runs_dir, jobs, writer=world.main):
+            if world.main:  # the run's file is written: its checkpoint is done with
+                (checkpoints / name.replace(".csv", ".pt")).unlink(missing_ok=True)
             last = frame.iloc[-1]
             bar.write(f"{last.model:4s} {last.optimizer:17s} seed {last.seed:3d}: "
                       f"test acc {last.test_accuracy:.4f}, train loss {last.train_loss:.4f}, "
@@ -162,3 +282,47 @@ def run_grid(config: dict[str, Any], train: Split, test: Split, runs_dir: Path,
             bar.update()
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
+
+
+def run_experiment(experiment: str, params_file: str | Path, prepared_dir: str | Path,
+                   runs_dir: Path) -> pd.DataFrame:
+    """The whole grid of ``experiment`` at the params file's scale. With ``processes``
+    > 1 and not yet under torchrun, it first runs the grid in that many processes
+    (``torchrun``, this module's command line), then reads their runs back."""
+    config = experiment_config(params_file, experiment)
+    if config["processes"] > 1 and World.current().size == 1:
+        launch(config["processes"], "fuse_repro.train",
+               ["--experiment", experiment, "--params-file", str(params_file),
+                "--prepared-dir", str(prepared_dir), "--runs-dir", str(runs_dir)])
+    device = resolve_device(config["device"])
+    train, test = load_splits(experiment, config, prepared_dir, device)
+    world = World.current()
+    if world.main:
+        print(f"{experiment} on {device} ({world.size} process(es)): {len(train.y)} training "
+              f"and {len(test.y)} test images")
+    return run_grid(config, train, test, runs_dir, fingerprint(prepared_dir, experiment))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of each torchrun process: join the process group (NCCL on GPUs, gloo
+    on CPUs), run the grid, leave."""
+    parser = argparse.ArgumentParser(description=run_experiment.__doc__)
+    parser.add_argument("--experiment", required=True)
+    parser.add_argument("--params-file", default="params.yaml")
+    parser.add_argument("--prepared-dir", default="prepared")
+    parser.add_argument("--runs-dir", type=Path, help="default: results/<experiment>/runs")
+    args = parser.parse_args(argv)
+    config = experiment_config(args.params_file, args.experiment)
+    device = resolve_device(config["device"])
+    if device.type == "cuda":
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        run_experiment(args.experiment, args.params_file, args.prepared_dir,
+                       args.runs_dir or Path("results") / args.experiment / "runs")
+    finally:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
