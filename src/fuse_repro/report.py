@@ -114,10 +114,11 @@ def speed_notes(speed: pd.DataFrame, times: pd.DataFrame, config: dict, paper: d
                 train_images: int, device: str) -> list[str]:
     """FUSE-PV's time per epoch against its references (one run of the grid), and the
     paper scale's training time estimated from this run's seconds per epoch."""
-    lines = [f"{row.model}: FUSE-PV (epoch) {row.phase} phase, seconds per epoch ÷ "
-             f"{OPTIMIZER_LABELS[row.reference]}'s: {row.per_epoch:.2f} (per closure "
-             f"evaluation {row.per_eval:.2f}; {row.epochs} epochs)"
-             for row in speed.itertuples()]
+    ratios = [f"{row.model}: FUSE-PV (epoch) {row.phase} phase, seconds per epoch ÷ "
+              f"{OPTIMIZER_LABELS[row.reference]}'s: {row.per_epoch:.2f} (per closure "
+              f"evaluation {row.per_eval:.2f}; {row.epochs} epochs)"
+              for row in speed.itertuples()]
+    lines = ["Speed, measured in this run: " + "; ".join(ratios) + "."] if ratios else []
     quick_images = config["train_size"] or train_images
     scale = (paper["train_size"] or train_images) / quick_images
     per_epoch = (times.groupby(["model", "optimizer"])["seconds"].sum()
@@ -133,7 +134,7 @@ def speed_notes(speed: pd.DataFrame, times: pd.DataFrame, config: dict, paper: d
             f"of training for {', '.join(models)} × {len(optimizers)} optimizers × "
             f"{len(paper['seeds'])} seeds × {paper['epochs']} epochs (this run's seconds per "
             f"epoch × {scale:.2f} for the full training set; per-epoch evaluation excluded).")
-    return ["Speed: " + "; ".join(lines) + "."] if lines else []
+    return lines
 
 
 # ------------------------------------------------------------------ content
