@@ -155,7 +155,7 @@ def test_run_summary_reads_budget_target_success_and_switch(config):
     assert pv["evals_to_target"] == 6 and pv["time_to_target"] == 0.06
     assert pv["switch_evals"] == 2
     assert adam["final_gap"] == 0.2 and adam["success"] and adam["final_evals"] == 10
-    assert adam["evals_to_target"] == 15  # reached after the budget: still logged as such
+    assert math.isnan(adam["evals_to_target"])  # reached only after the budget
     assert math.isnan(adam["switch_evals"])
 
 
@@ -176,8 +176,10 @@ def test_gap_curves_are_step_functions_of_evaluations():
     log = pd.concat([_log([(0, 8.0, 1, "adam"), (4, 2.0, 1, "adam"), (8, 1.0, 1, "adam")]),
                      _log([(0, 4.0, 1, "adam"), (2, np.nan, 1, "adam")], start=1)])
     curves = toy_results.gap_curves(log, budget=8, points=9).set_index("evals")
-    assert curves["q25"].tolist()[:2] == [5.0, 5.0]  # 25% between 4 and 8
+    assert curves["q25"].tolist()[:2] == [4.0, 4.0]  # the lower of 4 and 8
+    assert curves["median"].tolist()[:2] == [6.0, 6.0]
     assert curves.loc[4, "median"] == math.inf  # 2.0 and a run that left the finite numbers
+    assert curves.loc[4, "q25"] == 2.0 and curves.loc[4, "q75"] == math.inf  # never NaN
     single = toy_results.gap_curves(log[log["start"] == 0], budget=8, points=9)
     assert single["median"].tolist() == [8.0] * 4 + [2.0] * 4 + [1.0]
 
@@ -249,8 +251,7 @@ def test_stage_code_end_to_end_and_resume(config, tmp_path, monkeypatch):
         raise AssertionError("a finished cell was run again")
     monkeypatch.setattr(toy, "cell_table", no_runs)
     again = toy.run_cells(config, runs)
-    pd.testing.assert_frame_equal(again.drop(columns="phase"), log.drop(columns="phase"),
-                                  check_dtype=False)
+    pd.testing.assert_frame_equal(again, log)
 
 
 def test_processes_change_nothing_but_wall_times(config, tmp_path):

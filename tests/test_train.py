@@ -162,9 +162,9 @@ def test_speed_notes_scale_this_runs_epochs_to_the_paper():
     times = pd.DataFrame({"model": ["m", "m", "m"], "optimizer": ["adam", "lbfgs", "sgd"],
                           "phase": ["adam", "lbfgs", "sgd"], "epochs": [4, 4, 4],
                           "seconds": [8.0, 40.0, 4.0], "evals": [64, 256, 64]})
-    quick = {"train_size": 5000}
+    quick = {"train_size": 5000, "batch_size": 256}
     paper = {"train_size": None, "models": ["m"], "optimizers": ["adam", "lbfgs"],
-             "epochs": 50, "seeds": [0, 1]}
+             "epochs": 50, "seeds": [0, 1], "batch_size": 512}
     (note,) = report.speed_notes(pd.DataFrame(columns=["model", "phase", "reference", "epochs",
                                                        "per_epoch", "per_eval"]).astype(object),
                                  times, quick, paper, 50000, "test CPU")

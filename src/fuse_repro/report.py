@@ -71,14 +71,21 @@ def setup_note(config: dict, train_images: int) -> str:
         "official code (FOSSO main.py).")
 
 
-DIFFERENCES = (
-    "Differences, on purpose: the full test set is scored (the official code scored the "
-    "first 500 test images); every optimizer starts from the same seed-dependent weights "
-    "(the official code used one unseeded initialisation for all seeds); the switch rule "
-    "asked for is applied (the official code always applied its loss rule); the loss rule "
-    "waits for `patience` epochs without a relative improvement of `min_delta` in the "
-    "training loss and never switches back (official: training loss below 2.0, per batch, "
-    "both ways).")
+def differences(config: dict) -> str:
+    """Where the experiment departs from the official code on purpose."""
+    scored = ("the full test set is scored" if config["test_size"] is None else
+              f"{config['test_size']} test images (a fixed random subset) are scored at this "
+              "scale, the full test set at the paper scale")
+    return (
+        f"Differences, on purpose: {scored} (the official code scored the first 500 test "
+        "images); every optimizer starts from the same seed-dependent weights (the official "
+        "code used one unseeded initialisation for all seeds); the switch rule asked for is "
+        "applied (the official code always applied its loss rule); the loss rule waits for "
+        "`patience` epochs without a relative improvement of `min_delta` in the training "
+        "loss and never switches back (official: training loss below 2.0, per batch, both "
+        "ways).")
+
+
 COUNTING = ("Closure evaluations count forward+backward passes of the training loop alike "
             "for every optimizer; wall time excludes the per-epoch evaluation.")
 
@@ -86,7 +93,7 @@ COUNTING = ("Closure evaluations count forward+backward passes of the training l
 def fashion_mnist_notes(config: dict) -> list[str]:
     """The setup of the FashionMNIST block that produced the results, and where it
     departs from the official code on purpose."""
-    return [setup_note(config, 60000), DIFFERENCES, COUNTING]
+    return [setup_note(config, 60000), differences(config), COUNTING]
 
 
 def cifar10_notes(config: dict, source_label: str, parameters: dict[str, int]) -> list[str]:
@@ -106,14 +113,15 @@ def cifar10_notes(config: dict, source_label: str, parameters: dict[str, int]) -
         "layers, so the network is a 3×3 convolution, two transitions, batch norm and a "
         "linear classifier, with no dense layer. densenet_bc100 is DenseNet-BC (L = 100, "
         f"k = 12). Built here: {counts}. Batch norm in training mode while training.",
-        DIFFERENCES, COUNTING,
+        differences(config), COUNTING,
     ]
 
 
 def speed_notes(speed: pd.DataFrame, times: pd.DataFrame, config: dict, paper: dict,
                 train_images: int, device: str) -> list[str]:
     """FUSE-PV's time per epoch against its references (one run of the grid), and the
-    paper scale's training time estimated from this run's seconds per epoch."""
+    paper scale's training time estimated from this run's seconds per epoch; ``device``
+    is the one the runs were trained on (the log's ``device`` column)."""
     ratios = [f"{row.model}: FUSE-PV (epoch) {row.phase} phase, seconds per epoch ÷ "
               f"{OPTIMIZER_LABELS[row.reference]}'s: {row.per_epoch:.2f} (per closure "
               f"evaluation {row.per_eval:.2f}; {row.epochs} epochs)"
@@ -133,7 +141,9 @@ def speed_notes(speed: pd.DataFrame, times: pd.DataFrame, config: dict, paper: d
             f"Paper scale on this machine ({device}), estimated from this run: {hours:.1f} h "
             f"of training for {', '.join(models)} × {len(optimizers)} optimizers × "
             f"{len(paper['seeds'])} seeds × {paper['epochs']} epochs (this run's seconds per "
-            f"epoch × {scale:.2f} for the full training set; per-epoch evaluation excluded).")
+            f"epoch × {scale:.2f} for the paper's training set, at this run's batch size "
+            f"{config['batch_size']} (paper: {paper['batch_size']}); per-epoch evaluation "
+            "excluded).")
     return lines
 
 

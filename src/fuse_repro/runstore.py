@@ -69,9 +69,13 @@ def stored_runs(directory: Path, jobs: dict[str, Callable[[], pd.DataFrame]],
     with ProcessPoolExecutor(workers, mp_context=context,
                              initializer=torch.set_num_threads, initargs=(1,)) as pool:
         futures = {pool.submit(compute): name for name, compute in missing.items()}
-        for future in as_completed(futures):
-            name = futures[future]
-            yield name, _write(directory / name, future.result()), False
+        try:
+            for future in as_completed(futures):
+                name = futures[future]
+                yield name, _write(directory / name, future.result()), False
+        except BaseException:  # a failed job or an interrupt: finished ones are written
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
 
 def _write(path: Path, table: pd.DataFrame) -> pd.DataFrame:

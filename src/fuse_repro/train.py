@@ -10,8 +10,9 @@ Options of an experiment's block (params.yaml): inputs normalised per channel
 (``normalize``), ``channels_last`` memory format, bf16 autocast inside the closure
 (``bf16``; parameters and optimizer state stay float32), and ``processes`` > 1 for data
 parallelism under torchrun (:mod:`fuse_repro.distributed`). A run writes a checkpoint
-after every epoch, so a killed run resumes from its last finished epoch and ends exactly
-as an uninterrupted one would.
+after every epoch, so a killed run resumes from its last finished epoch; on the CPU it
+ends bit for bit as an uninterrupted run (on GPUs, cuDNN and NCCL reductions are not
+deterministic, so within rounding).
 
 Command line (what each torchrun process runs)::
 
@@ -144,7 +145,8 @@ def _save_checkpoint(path: Path, model: torch.nn.Module, optimizer: Any,
 
 def _load_checkpoint(path: Path, model: torch.nn.Module, optimizer: Any,
                      order: torch.Generator) -> dict[str, Any]:
-    payload = torch.load(path, map_location=next(model.parameters()).device,
+    # On the CPU: RNG states must stay CPU byte tensors; load_state_dict moves the rest.
+    payload = torch.load(path, map_location="cpu",
                          weights_only=False)  # our own file: optimizer state, the log so far
     model.load_state_dict(payload.pop("model"))
     optimizer.load_state_dict(payload.pop("optimizer"))
@@ -234,17 +236,21 @@ def train_run(model_name: str, optimizer_name: str, seed: int, config: dict[str,
     return pd.DataFrame(progress["rows"], columns=LOG_COLUMNS)
 
 
-GRID_KEYS = ("models", "optimizers", "seeds")
+# The settings a run's numbers depend on (not the grid lists, the scale's name, the
+# device request or the summary's target accuracy).
+TRAINING_SETTINGS = ("epochs", "batch_size", "train_size", "test_size", "normalize",
+                     "channels_last", "bf16", "processes", "sgd", "adam", "adam_sgd", "lbfgs",
+                     "fuse_pv")
 RUN_SOURCES = ("fuse.py", "fuse_repro/train.py", "fuse_repro/models.py",
                "fuse_repro/optimizers.py", "fuse_repro/distributed.py")
 
 
 def run_key(config: dict[str, Any], run: tuple[str, str, int], data_id: str,
             device_type: str) -> str:
-    """A digest of everything one run's result depends on: the experiment's settings
-    (not the grid lists; ``processes`` included), the run itself, the data, the device
-    type (``cpu``, ``cuda``), the torch version and the source of the code it runs."""
-    settings = {k: v for k, v in config.items() if k not in GRID_KEYS}
+    """A digest of everything one run's result depends on: the training settings, the
+    run itself, the data, the device type (``cpu``, ``cuda``), the torch version and the
+    source of the code it runs."""
+    settings = {k: config[k] for k in TRAINING_SETTINGS}
     return digest(settings, list(run), data_id, device_type, source_digest(*RUN_SOURCES))
 
 
@@ -290,7 +296,7 @@ def run_experiment(experiment: str, params_file: str | Path, prepared_dir: str |
     > 1 and not yet under torchrun, it first runs the grid in that many processes
     (``torchrun``, this module's command line), then reads their runs back."""
     config = experiment_config(params_file, experiment)
-    if config["processes"] > 1 and World.current().size == 1:
+    if config["processes"] > 1 and not dist.is_initialized():
         launch(config["processes"], "fuse_repro.train",
                ["--experiment", experiment, "--params-file", str(params_file),
                 "--prepared-dir", str(prepared_dir), "--runs-dir", str(runs_dir)])
@@ -317,6 +323,11 @@ def main(argv: list[str] | None = None) -> None:
     if device.type == "cuda":
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if dist.get_world_size() != config["processes"]:
+        dist.destroy_process_group()
+        raise SystemExit(f"{args.experiment}: torchrun started {dist.get_world_size()} "
+                         f"processes but params.yaml asks for processes: "
+                         f"{config['processes']}; make them equal")
     try:
         run_experiment(args.experiment, args.params_file, args.prepared_dir,
                        args.runs_dir or Path("results") / args.experiment / "runs")
