@@ -1,5 +1,6 @@
 """Repository hygiene that a newcomer relies on: notebooks, pipeline, environments."""
 
+import ast
 import json
 import re
 import shlex
@@ -42,13 +43,20 @@ def test_stage_passes_exactly_the_notebook_parameters(name):
     assert command[2] != command[1]  # never executed in place
 
 
-IMPORT = re.compile(r"from fuse_repro(?:\.| import )(\w+)|from (fuse) import")
-
-
 def imported_modules(source: str) -> set[str]:
-    """``src/``-relative paths of the project modules ``source`` imports."""
-    return {"fuse.py" if fuse else f"fuse_repro/{module}.py"
-            for module, fuse in IMPORT.findall(source)}
+    """``src/``-relative paths of the project modules ``source`` imports, in any form
+    (``import fuse_repro.x``, ``from fuse_repro import x, y``, ``from fuse_repro.x import
+    ...``, ``from fuse import FUSE``)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+            if node.module == "fuse_repro":
+                names |= {f"fuse_repro.{alias.name}" for alias in node.names}
+    return {f"{name.replace('.', '/')}.py" for name in names
+            if name == "fuse" or name.startswith("fuse_repro.")}
 
 
 def test_stage_deps_cover_every_module_each_notebook_runs():
@@ -56,8 +64,9 @@ def test_stage_deps_cover_every_module_each_notebook_runs():
     rerun the stage."""
     for name in ("fashion_mnist", "cifar10", "toy", "report"):
         stage = stages()[name]
-        source = "".join("".join(c["source"]) for c in
-                         json.loads((ROOT / f"notebooks/{name}.ipynb").read_text())["cells"])
+        source = "\n".join("".join(c["source"]) for c in
+                            json.loads((ROOT / f"notebooks/{name}.ipynb").read_text())["cells"]
+                            if c["cell_type"] == "code")
         todo, seen = imported_modules(source), set()
         while todo:
             module = todo.pop()
