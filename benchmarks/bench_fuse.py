@@ -20,7 +20,8 @@ Models (random inputs and labels from a fixed seed, cross-entropy over 10 classe
 1. Adam phase (target: ratio <= 1.05). ``FUSE(switch="epoch", switch_epoch=10**9)`` never
    leaves its Adam phase. It and ``torch.optim.Adam`` each own a copy of the model whose
    ``p.grad`` are the same fixed tensors (computed once, re-used by every step), so only
-   ``optimizer.step()`` is timed, without forward/backward noise. Both run with
+   ``optimizer.step(closure)`` is timed, without forward/backward noise: the closure
+   returns a fixed loss (FUSE-PV needs a closure from its first step on). Both run with
    ``foreach=True`` (the row with the target) and with ``foreach`` at its default.
    After a warm-up, single steps are timed in interleaved rounds whose order alternates
    (AB, BA, ...) to cancel drift; each side reports its median.
@@ -76,8 +77,10 @@ LBFGS_TARGET = 0.8
 HISTORY_SIZE = 10
 MAX_LS = 25
 ADAM_WARMUP_STEPS = 10
+OVERHEAD_TARGET = 0.5
 MODELS = ("cnn", "mlp")
 BATCH_SIZE = {"cnn": 64, "mlp": 256}
+SIZES = (100, 10_000, 1_000_000)
 
 
 class Timed(NamedTuple):
@@ -133,18 +136,41 @@ def make_batch(name: str, device: torch.device) -> tuple[Tensor, Tensor]:
     return x.to(device), y.to(device)
 
 
-class CountingClosure:
-    """Closure over one fixed mini-batch: zero_grad, forward, loss, backward; counts calls."""
+class Separable(nn.Module):
+    r"""A cheap smooth objective over ``n`` parameters in four tensors (as a small
+    network's layers): :math:`f(x) = \sum_i \tfrac12 a_i x_i^2 + \tfrac14 x_i^4` with
+    curvatures :math:`a_i \in [1, 100)` and a random start, fixed seeds. Its evaluation
+    costs a few element-wise passes, so an L-BFGS iteration's time is mostly the
+    optimizer's own: the objective of the overhead rows."""
 
-    def __init__(self, model: nn.Module, batch: tuple[Tensor, Tensor]) -> None:
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        gen = torch.Generator().manual_seed(0)
+        sizes = [n // 4] * 3 + [n - 3 * (n // 4)]
+        self.xs = nn.ParameterList(nn.Parameter(torch.randn(k, generator=gen)) for k in sizes)
+        for i, k in enumerate(sizes):
+            self.register_buffer(f"a{i}", 1.0 + 99.0 * torch.rand(k, generator=gen))
+
+    def forward(self, _: None = None) -> Tensor:
+        return sum((0.5 * a * x * x + 0.25 * x ** 4).sum()
+                   for x, a in zip(self.xs, self.buffers()))
+
+
+class CountingClosure:
+    """Closure over one fixed mini-batch: zero_grad, forward, loss, backward; counts calls.
+    A batch ``(None, None)`` means the model's output is the loss itself (:class:`Separable`).
+    The forward and backward run inside the profiler range ``"closure"``."""
+
+    def __init__(self, model: nn.Module, batch: tuple[Tensor | None, Tensor | None]) -> None:
         self.model, self.batch, self.calls = model, batch, 0
 
     def __call__(self) -> Tensor:
         self.calls += 1
-        self.model.zero_grad()
-        x, y = self.batch
-        loss = nn.functional.cross_entropy(self.model(x), y)
-        loss.backward()
+        with torch.profiler.record_function("closure"):
+            self.model.zero_grad()
+            x, y = self.batch
+            loss = self.model(x) if y is None else nn.functional.cross_entropy(self.model(x), y)
+            loss.backward()
         return loss
 
 
@@ -192,9 +218,14 @@ def adam_case(make_optimizer: Callable[[Iterable[Tensor]], torch.optim.Optimizer
     for p, g in zip(model.parameters(), grads):
         p.grad = g.clone()
     optimizer = make_optimizer(model.parameters())
+    loss = torch.zeros((), device=grads[0].device)
+
+    def step() -> None:
+        optimizer.step(lambda: loss)
+
     for _ in range(ADAM_WARMUP_STEPS):
-        optimizer.step()
-    return Timed(run=optimizer.step)
+        step()
+    return Timed(run=step)
 
 
 def bench_adam(name: str, foreach: bool | None, repeats: int,
@@ -232,12 +263,14 @@ def warm_up_lbfgs(optimizer: torch.optim.Optimizer, closure: CountingClosure) ->
 
 
 class LbfgsCase(NamedTuple):
-    """A warmed-up L-BFGS optimizer: its timed ``step``, its counting ``closure``, and
-    ``closure_alone``, the closure timed by itself at the same starting point."""
+    """A warmed-up L-BFGS optimizer: its timed ``step``, its counting ``closure``,
+    ``closure_alone`` (the closure timed by itself at the same starting point) and the
+    ``optimizer``."""
 
     step: Timed
     closure: CountingClosure
     closure_alone: Timed
+    optimizer: torch.optim.Optimizer
 
 
 def lbfgs_case(make_optimizer: Callable[[Iterable[Tensor]], torch.optim.Optimizer],
@@ -260,30 +293,50 @@ def lbfgs_case(make_optimizer: Callable[[Iterable[Tensor]], torch.optim.Optimize
 
     return LbfgsCase(step=Timed(run=lambda: optimizer.step(closure), setup=restore),
                      closure=closure,
-                     closure_alone=Timed(run=CountingClosure(copy.deepcopy(model), batch)))
+                     closure_alone=Timed(run=CountingClosure(copy.deepcopy(model), batch)),
+                     optimizer=optimizer)
 
 
-def bench_lbfgs(name: str, repeats: int, device: torch.device) -> list[Row]:
-    """One L-BFGS iteration of FUSE versus ``torch.optim.LBFGS`` (see module docstring)."""
-    template, batch = make_model(name, device), make_batch(name, device)
-    cases = {
-        "fuse": lbfgs_case(
-            lambda ps: FUSE(ps, theta=0.0, history_size=HISTORY_SIZE,
-                            line_search="strong_wolfe", max_iter=1, max_ls=MAX_LS),
-            template, batch),
-        "torch": lbfgs_case(
-            lambda ps: torch.optim.LBFGS(ps, history_size=HISTORY_SIZE,
-                                         line_search_fn="strong_wolfe", max_iter=1,
-                                         max_eval=1 + MAX_LS),
-            template, batch),
+def lbfgs_optimizers() -> dict[str, Callable[[Iterable[Tensor]], torch.optim.Optimizer]]:
+    """FUSE's L-BFGS phase and ``torch.optim.LBFGS`` with the same settings (docstring)."""
+    return {
+        "fuse": lambda ps: FUSE(ps, theta=0.0, history_size=HISTORY_SIZE,
+                                line_search="strong_wolfe", max_iter=1, max_ls=MAX_LS),
+        "torch": lambda ps: torch.optim.LBFGS(ps, history_size=HISTORY_SIZE,
+                                              line_search_fn="strong_wolfe", max_iter=1,
+                                              max_eval=1 + MAX_LS),
     }
+
+
+class LbfgsTiming(NamedTuple):
+    """Per optimizer: median time per iteration, closure evaluations per iteration, and
+    the optimizer's own time per iteration (iteration - evaluations x closure alone)."""
+
+    iteration: dict[str, float]
+    evals: dict[str, float]
+    closure: dict[str, float]
+    overhead: dict[str, float]
+
+
+def time_lbfgs(cases: dict[str, LbfgsCase], repeats: int, device: torch.device) -> LbfgsTiming:
+    """Interleaved timing of each case's iteration and of its closure alone."""
     calls_before = {k: case.closure.calls for k, case in cases.items()}
     timed = {k: case.step for k, case in cases.items()}
     timed.update({f"{k} closure": case.closure_alone for k, case in cases.items()})
     med = interleaved_medians(timed, repeats, device)
     evals = {k: (case.closure.calls - calls_before[k]) / repeats for k, case in cases.items()}
+    closure = {k: med[f"{k} closure"] for k in cases}
+    overhead = {k: med[k] - evals[k] * closure[k] for k in cases}
+    return LbfgsTiming({k: med[k] for k in cases}, evals, closure, overhead)
+
+
+def bench_lbfgs(name: str, repeats: int, device: torch.device) -> list[Row]:
+    """One L-BFGS iteration of FUSE versus ``torch.optim.LBFGS`` (see module docstring)."""
+    template, batch = make_model(name, device), make_batch(name, device)
+    cases = {k: lbfgs_case(make, template, batch) for k, make in lbfgs_optimizers().items()}
+    timing = time_lbfgs(cases, repeats, device)
+    med, evals, overhead = timing.iteration, timing.evals, timing.overhead
     per_eval = {k: med[k] / evals[k] for k in cases}
-    overhead = {k: med[k] - evals[k] * med[f"{k} closure"] for k in cases}
     equal = evals["fuse"] == evals["torch"]
     return [
         Row(name, "L-BFGS closure evals / iteration", "count", evals["fuse"],
@@ -294,10 +347,72 @@ def bench_lbfgs(name: str, repeats: int, device: torch.device) -> list[Row]:
         Row(name, "L-BFGS time / closure eval", "s", per_eval["fuse"], per_eval["torch"],
             per_eval["fuse"] / per_eval["torch"], LBFGS_TARGET),
         Row(name, "L-BFGS overhead / iteration", "s", overhead["fuse"], overhead["torch"],
-            ratio(overhead["fuse"], overhead["torch"]), None,
-            f"iteration - evals x closure alone ({format_value(med['fuse closure'], 's')}, "
-            f"{format_value(med['torch closure'], 's')}); noisy when the closure dominates"),
+            ratio(overhead["fuse"], overhead["torch"]), None, closure_note(timing)),
     ]
+
+
+def closure_note(timing: LbfgsTiming) -> str:
+    """How the overhead was derived, with the closure times it subtracts."""
+    fuse, torch_ = (format_value(timing.closure[k], "s") for k in ("fuse", "torch"))
+    return f"iteration - evals x closure alone ({fuse}, {torch_})"
+
+
+def bench_overhead(n: int, repeats: int, device: torch.device) -> list[Row]:
+    """The optimizer's own cost of one L-BFGS iteration on :class:`Separable` (``n``
+    parameters), FUSE against ``torch.optim.LBFGS``, and its kernel counts."""
+    template = Separable(n).to(device)
+    batch = (None, None)
+    cases = {k: lbfgs_case(make, template, batch) for k, make in lbfgs_optimizers().items()}
+    timing = time_lbfgs(cases, repeats, device)
+    kernels = {k: count_kernels(case) for k, case in cases.items()}
+    fuse_direction = count_direction_kernels(cases["fuse"])
+    name = f"n={n:,}"
+    return [
+        Row(name, "L-BFGS closure evals / iteration", "count", timing.evals["fuse"],
+            timing.evals["torch"], timing.evals["fuse"] / timing.evals["torch"], None),
+        Row(name, "L-BFGS overhead / iteration", "s", timing.overhead["fuse"],
+            timing.overhead["torch"], ratio(timing.overhead["fuse"], timing.overhead["torch"]),
+            OVERHEAD_TARGET, closure_note(timing)),
+        Row(name, "L-BFGS kernels / iteration", "count", kernels["fuse"], kernels["torch"],
+            kernels["fuse"] / kernels["torch"], None,
+            f"top-level aten ops outside the closure; FUSE's direction alone: {fuse_direction}"),
+    ]
+
+
+def top_level_ops(prof: torch.profiler.profile, outside: str | None = None) -> int:
+    """Operators called from Python (an ``aten::`` event without an ``aten::`` parent),
+    not counting those inside the profiler range ``outside``."""
+    count = 0
+    for event in prof.events():
+        if not event.name.startswith("aten::"):
+            continue
+        parent, top, inside = event.cpu_parent, True, False
+        while parent is not None:
+            top = top and not parent.name.startswith("aten::")
+            inside = inside or parent.name == outside
+            parent = parent.cpu_parent
+        count += top and not inside
+    return count
+
+
+def count_kernels(case: LbfgsCase) -> int:
+    """Top-level operators of one iteration (from the saved state) outside the closure."""
+    case.step.setup()
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        case.step.run()
+    return top_level_ops(prof, outside="closure")
+
+
+def count_direction_kernels(case: LbfgsCase) -> int:
+    """Top-level operators of FUSE's direction computation alone, from the saved state
+    (the newest pair's products pending, as after any iteration)."""
+    case.step.setup()
+    case.closure()
+    params = [p for group in case.optimizer.param_groups for p in group["params"]]
+    g = torch.cat([p.grad.reshape(-1) for p in params])
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        case.optimizer._direction(g)
+    return top_level_ops(prof)
 
 
 # -------------------------------------------------------------------- reporting
@@ -335,7 +450,7 @@ def environment(argv: Sequence[str], args: argparse.Namespace,
            "torch": torch.__version__, "platform": platform.platform(),
            "processor": platform.processor(), "device": str(device),
            "threads": torch.get_num_threads(), "repeats": args.repeats,
-           "lbfgs_repeats": args.lbfgs_repeats, "models": args.models}
+           "lbfgs_repeats": args.lbfgs_repeats, "models": args.models, "sizes": args.sizes}
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
     return env
@@ -353,6 +468,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch.set_num_threads (default: torch's choice)")
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
+    parser.add_argument("--sizes", nargs="*", type=int, default=list(SIZES),
+                        help="parameter counts of the overhead rows (default: 1e2 1e4 1e6)")
     parser.add_argument("--out", default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.lbfgs_repeats < 1:
@@ -374,6 +491,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         for foreach in (True, None):
             rows.append(bench_adam(name, foreach, args.repeats, device))
         rows.extend(bench_lbfgs(name, args.lbfgs_repeats, device))
+    for n in args.sizes:
+        rows.extend(bench_overhead(n, args.lbfgs_repeats, device))
     results = {"environment": environment(argv, args, device),
                "rows": [dict(row._asdict(), verdict=row.verdict) for row in rows]}
     print(markdown_table(rows))

@@ -12,12 +12,15 @@ the same point :math:`x_k`:
 
 * :math:`x^{\mathrm{Adam}}_{k+1}` is exactly the step of :class:`torch.optim.Adam`
   (Kingma & Ba 2015, Alg. 1; the same functional kernel, so the same bits).
-* :math:`x^{\mathrm{L\text{-}BFGS}}_{k+1} = x_k + t_k d_k` with :math:`d_k = -H_k g_k`
-  from the two-loop recursion (Nocedal & Wright 2006, Alg. 7.4) over the last ``m``
-  curvature pairs :math:`s_i = x_{i+1}-x_i,\ y_i = g_{i+1}-g_i`, initial matrix
-  :math:`H^0_k = \gamma_k I,\ \gamma_k = s^\top y / y^\top y` (N&W Eq. 7.20), and the step
-  length :math:`t_k` from a strong-Wolfe line search (N&W Alg. 3.5/3.6, cubic
-  interpolation as in minFunc and :class:`torch.optim.LBFGS`) or fixed.
+* :math:`x^{\mathrm{L\text{-}BFGS}}_{k+1} = x_k + t_k d_k` with :math:`d_k = -H_k g_k`,
+  :math:`H_k` the L-BFGS inverse Hessian of the last ``m`` curvature pairs
+  :math:`s_i = x_{i+1}-x_i,\ y_i = g_{i+1}-g_i` with initial matrix
+  :math:`H^0_k = \gamma_k I,\ \gamma_k = s^\top y / y^\top y` (N&W Eq. 7.20): the matrix of
+  the two-loop recursion (Nocedal & Wright 2006, Alg. 7.4), applied in its compact form
+  (Byrd, Nocedal & Schnabel 1994, Eq. 3.1; :meth:`FUSE._direction`). The step length
+  :math:`t_k` comes from a strong-Wolfe line search (N&W Alg. 3.5/3.6, cubic
+  interpolation as in minFunc and :class:`torch.optim.LBFGS`, safeguarded so that every
+  trial step is finite and inside its bracket) or is fixed.
 
 **FUSE-PV** (the paper's practical version) is the schedule :math:`\theta_k = 1` until a
 switch criterion fires and :math:`\theta_k = 0` afterwards, once and for good:
@@ -39,12 +42,24 @@ the online L-BFGS of Schraudolph, Yu & Günter (AISTATS 2007). A pair with
 :math:`s^\top y \le \varepsilon\, s^\top s` (``curvature_eps``) would break the positive
 definiteness of :math:`H_k`; it is skipped and counted.
 
+Full batch. With a deterministic closure (``full_batch=True``) a step starts from the
+loss and gradient the previous step accepted instead of evaluating the closure again,
+so ``step()`` after ``step()`` costs the evaluations of one long L-BFGS run.
+
+Robustness. A non-finite trial point of the line search is a failed trial, not a failed
+step: it closes the bracket and the search bisects towards the last finite point. Only
+a search that finds no point with sufficient decrease undoes the step and clears the
+history; the next step then starts ten times shorter (per failure in a row), so a
+failed search is never repeated.
+
 GPU-first. The Adam phase never synchronises with the host. The L-BFGS phase reads the
 device once per closure evaluation (one packed transfer of the scalars the line search
-branches on), plus once per further iteration on the same batch; the two-loop recursion
-and the history stay on the device, and the pair test reuses scalars already read.
-:class:`torch.optim.LBFGS` synchronises at least ``2m`` times per iteration in its
-two-loop recursion alone (``alpha=`` from a tensor), plus its line search's tests.
+branches on), plus once per further iteration on the same batch; the direction costs
+a fixed number of kernels whatever ``m`` (two products with the stacked history, two
+triangular solves of size ``m``) and the history stays on the device; the pair test
+reuses scalars already read. :class:`torch.optim.LBFGS` synchronises at least ``2m``
+times per iteration in its two-loop recursion alone (``alpha=`` from a tensor), plus its
+line search's tests, and launches about ``4m`` kernels for its direction.
 
 Usage::
 
@@ -84,10 +99,11 @@ class _Point(NamedTuple):
     """A point :math:`x_0 + t d` of a line search: host scalars and device tensors."""
 
     t: float
-    f: float      # loss (host)
-    gtd: float    # directional derivative g^T d (host)
-    g: Tensor     # flat gradient (device)
-    loss: Tensor  # loss (device)
+    f: float              # loss (host)
+    gtd: float            # directional derivative g^T d (host)
+    g: Tensor             # flat gradient (device)
+    loss: Tensor          # loss averaged over ranks, detached (device)
+    closure_loss: Tensor  # the closure's own return value
 
     @property
     def finite(self) -> bool:
@@ -118,7 +134,23 @@ class FUSE(Optimizer):
         warmup_epochs: epochs before the ``"gradient"`` and ``"loss"`` rules may fire.
         patience: epochs without relative improvement ``min_delta`` (``"loss"``).
         min_delta: relative improvement of the monitored loss that resets the patience.
-        lbfgs_lr: initial (line search) or fixed (``line_search=None``) step length.
+        lbfgs_lr: initial (line search) or fixed (``line_search=None``) step length;
+            kept in every param group as ``"lbfgs_lr"`` (read at each iteration, saved by
+            :meth:`state_dict`), like :class:`torch.optim.LBFGS`'s ``"lr"``.
+        lbfgs_lr_scheduled: when ``True``, a :mod:`torch.optim.lr_scheduler` attached to
+            this optimizer drives the L-BFGS step length too: it becomes
+            ``lbfgs_lr * lr / initial_lr``, the factor by which the scheduler has scaled
+            the learning rate ``lr``. ``False`` (default): schedulers drive Adam's ``lr``
+            only, so a decayed Adam rate never shrinks the L-BFGS step after a switch.
+        full_batch: ``True`` when every call of the closure evaluates the same function
+            (the whole data set, or a deterministic objective). An L-BFGS step then
+            starts from the loss and gradient its predecessor accepted, instead of
+            calling the closure again at the same point (detected with the parameters'
+            version counters: any in-place change of a parameter in between, by you or
+            by a blend, makes FUSE evaluate afresh). Full-batch and deterministic users
+            should set it (and may keep ``max_iter=1``: one iteration per step costs
+            the same evaluations as many); keep ``False`` for mini-batches, where every
+            step brings a new batch that must be evaluated.
         history_size: number ``m`` of curvature pairs kept.
         line_search: ``"strong_wolfe"`` or ``None`` (fixed step ``lbfgs_lr``).
         max_iter: L-BFGS iterations per :meth:`step` (on the one closure).
@@ -164,6 +196,8 @@ class FUSE(Optimizer):
         max_iter: int = 1,
         max_eval: int | None = None,
         max_ls: int = 25,
+        full_batch: bool = False,
+        lbfgs_lr_scheduled: bool = False,
         c1: float = 1e-4,
         c2: float = 0.9,
         tolerance_grad: float = 1e-7,
@@ -193,7 +227,8 @@ class FUSE(Optimizer):
         _check(isinstance(patience, int) and patience >= 1, "patience",
                f"must be an int >= 1, got {patience!r}")
         _check(min_delta >= 0.0, "min_delta", f"must be >= 0, got {min_delta}")
-        _check(lbfgs_lr > 0.0, "lbfgs_lr", f"must be > 0, got {lbfgs_lr}")
+        _check(lbfgs_lr > 0.0 and math.isfinite(lbfgs_lr), "lbfgs_lr",
+               f"must be finite and > 0, got {lbfgs_lr}")
         _check(isinstance(history_size, int) and history_size >= 1, "history_size",
                f"must be an int >= 1, got {history_size!r}")
         _check(line_search in LINE_SEARCHES, "line_search",
@@ -211,7 +246,8 @@ class FUSE(Optimizer):
 
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                         amsgrad=amsgrad, foreach=foreach, maximize=False,
-                        capturable=False, differentiable=False, fused=None)
+                        capturable=False, differentiable=False, fused=None,
+                        lbfgs_lr=lbfgs_lr)
         super().__init__(params, defaults)
 
         self._theta = theta
@@ -222,7 +258,9 @@ class FUSE(Optimizer):
         self._warmup_epochs = warmup_epochs
         self._patience = patience
         self._min_delta = min_delta
-        self._lbfgs_lr = lbfgs_lr
+        self._full_batch = full_batch
+        self._lbfgs_lr_scheduled = lbfgs_lr_scheduled
+        self._last_evaluation: tuple[tuple[int, ...], tuple[Tensor, Tensor, Tensor]] | None = None
         self._history_size = history_size
         self._line_search = line_search
         self._max_iter = max_iter
@@ -237,7 +275,8 @@ class FUSE(Optimizer):
 
         self._params = [p for group in self.param_groups for p in group["params"]]
         self._sizes = [p.numel() for p in self._params]
-        if switch is not None or callable(theta) or theta < 1.0:
+        self._needs_lbfgs = switch is not None or callable(theta) or theta < 1.0
+        if self._needs_lbfgs:
             self._check_flat_vector()
         self._fuse = self._initial_fuse_state()
         if switch == "epoch":
@@ -254,9 +293,12 @@ class FUSE(Optimizer):
             "switch_epoch": None,
             "switch_reason": None,
             "closure_evals": 0,
+            "reused_evaluations": 0,
             "lbfgs_iterations": 0,
             "skipped_pairs": 0,
+            "nonfinite_trials": 0,
             "line_search_failures": 0,
+            "failed_searches_in_a_row": 0,
             "nonfinite_recoveries": 0,
             # rule bookkeeping
             "grad_norm_sum": None,   # device tensor, sum of per-step gradient norms
@@ -264,9 +306,9 @@ class FUSE(Optimizer):
             "last_epoch_grad_norm": None,
             "best_loss": None,
             "epochs_without_improvement": 0,
-            # L-BFGS history: circular buffers S, Y (m x n), rho (m), gamma (0-d)
-            "S": None, "Y": None, "rho": None, "gamma": None,
-            "history_len": 0, "history_next": 0,
+            # L-BFGS history (see _ensure_history): pairs W, their products SY and YY
+            "W": None, "SY": None, "YY": None,
+            "history_len": 0, "history_next": 0, "products_len": 0, "pending_pair": False,
         }
 
     def state_dict(self) -> dict[str, Any]:
@@ -284,16 +326,16 @@ class FUSE(Optimizer):
         if fuse_state is None:
             raise KeyError("FUSE.load_state_dict: the state dict has no 'fuse' entry; "
                            "it was not saved by FUSE.state_dict()")
-        saved = fuse_state["S"]
-        if saved is not None and saved.shape[0] != self._history_size:
+        saved = fuse_state.get("W")
+        if saved is not None and saved.shape[0] != 2 * self._history_size:
             raise ValueError(f"FUSE argument 'history_size': the state dict was saved with "
-                             f"history_size={saved.shape[0]}, this optimizer has "
+                             f"history_size={saved.shape[0] // 2}, this optimizer has "
                              f"{self._history_size}")
         super().load_state_dict(state_dict)
-        device, dtype = self._params[0].device, self._params[0].dtype
-        self._fuse = {k: (v.to(device=device, dtype=dtype, copy=True)
-                          if isinstance(v, Tensor) else v)
+        device = self._params[0].device
+        self._fuse = {k: (v.to(device=device, copy=True) if isinstance(v, Tensor) else v)
                       for k, v in fuse_state.items()}
+        self._last_evaluation = None
 
     # ------------------------------------------------------------ observers
     @property
@@ -309,10 +351,18 @@ class FUSE(Optimizer):
     def counters(self) -> dict[str, Any]:
         """Host-side counters; reading them never synchronises with the device.
         ``switch_step`` / ``switch_epoch``: steps and epochs completed when FUSE-PV
-        switched (a switch inside epoch 3 by ``switch_step`` reads ``switch_epoch=2``)."""
+        switched (a switch inside epoch 3 by ``switch_step`` reads ``switch_epoch=2``).
+        ``closure_evals``: calls of the closure; ``reused_evaluations``: steps that
+        started from the previous step's point instead (``full_batch``);
+        ``history_len``: curvature pairs held; ``nonfinite_trials``: line-search trials
+        with a non-finite loss or slope (the search went on); ``line_search_failures``:
+        searches that found no point with sufficient decrease (the step was undone and
+        the history cleared); ``nonfinite_recoveries``: steps whose starting point was
+        not finite (undone, history cleared)."""
         keys = ("phase", "step", "epoch", "switch_step", "switch_epoch", "switch_reason",
-                "closure_evals", "lbfgs_iterations", "skipped_pairs",
-                "line_search_failures", "nonfinite_recoveries")
+                "closure_evals", "reused_evaluations", "lbfgs_iterations", "history_len",
+                "skipped_pairs", "nonfinite_trials", "line_search_failures",
+                "nonfinite_recoveries")
         return {k: (self.phase if k == "phase" else self._fuse[k]) for k in keys}
 
     # ------------------------------------------------------------------- step
@@ -327,13 +377,15 @@ class FUSE(Optimizer):
         ``p.grad`` afterwards holds the gradient of the last evaluation.
         """
         fuse = self._fuse
+        if closure is None and self._needs_lbfgs:
+            raise TypeError("FUSE.step: this optimizer will take L-BFGS steps (theta < 1 or "
+                            "a switch rule), which re-evaluate the mini-batch: pass the "
+                            "argument 'closure' from the first step on")
         theta = self._current_theta()
         if theta == 1.0:
             loss = self._adam_step(closure)
+            self._last_evaluation = None
         else:
-            if closure is None:
-                raise TypeError(f"FUSE.step: the {self.phase} phase needs the argument "
-                                "'closure' (it re-evaluates the mini-batch)")
             loss = self._lbfgs_or_blend_step(closure, theta)
         fuse["step"] += 1
         return loss
@@ -490,7 +542,12 @@ class FUSE(Optimizer):
         self._ensure_history()
         x_k = x_start = self._flat_params()
         evals_before = fuse["closure_evals"]
-        closure_loss, loss, g = self._evaluate(closure)
+        here = self._reusable_evaluation() if theta == 0.0 else None
+        if here is None:
+            here = self._evaluate(closure)
+        else:
+            fuse["reused_evaluations"] += 1
+        closure_loss, loss, g = here
         g_k = g
         t, d = 0.0, None
         for _ in range(self._max_iter if theta == 0.0 else 1):
@@ -509,21 +566,21 @@ class FUSE(Optimizer):
             if gtd > -self._tolerance_change:  # no descent left along d (as torch)
                 t, d = 0.0, None
                 break
-            t0 = self._lbfgs_lr
-            if fuse["history_len"] == 0:
-                t0 *= min(1.0, 1.0 / math.sqrt(dd))
             fuse["lbfgs_iterations"] += 1
-            point = self._take_step(closure, x_start, d, t0, _Point(0.0, f, gtd, g, loss), d_max)
-            if point is None:
+            start = _Point(0.0, f, gtd, g, loss, closure_loss)
+            point = self._take_step(closure, x_start, d, self._initial_step(dd), start, d_max)
+            if point is None:  # no usable point: back to x_start, fresh history, shorter t0
                 self._set_params(x_start, None, 0.0)
                 self._clear_history()
+                fuse["failed_searches_in_a_row"] += 1
                 t, d = 0.0, None
                 break
+            fuse["failed_searches_in_a_row"] = 0
             t = point.t
             self._store_pair(t, d, g, point.g, ys_host=t * (point.gtd - gtd), ss_host=t * t * dd)
             converged = (abs(point.f - f) < self._tolerance_change
                          or t * d_max <= self._tolerance_change)
-            loss, g = point.loss, point.g
+            loss, g, here = point.loss, point.g, (point.closure_loss, point.loss, point.g)
             out_of_evals = (self._max_eval is not None
                             and fuse["closure_evals"] - evals_before >= self._max_eval)
             if converged or out_of_evals:
@@ -531,44 +588,92 @@ class FUSE(Optimizer):
             x_start = torch.add(x_start, d, alpha=t)
         if 0.0 < theta < 1.0:
             self._blend(x_k, g_k, t, d, theta)
+        elif self._full_batch:
+            self._remember_evaluation(here)
         return closure_loss
 
+    def _initial_step(self, dd: float) -> float:
+        """First trial step :math:`t_0` of an iteration: the group's ``lbfgs_lr`` (times the
+        scheduler's factor when ``lbfgs_lr_scheduled``); with an empty history (``d = -g``
+        is not scaled yet) also times :math:`\\min(1, 1/\\lVert d\\rVert_2)`, as L-BFGS-B
+        does on its first iteration (Byrd, Lu, Nocedal & Zhu 1995); and ``0.1`` per line
+        search that failed in a row before, so that a failed search is never repeated."""
+        fuse = self._fuse
+        t0 = self._lbfgs_lr() * 0.1 ** fuse["failed_searches_in_a_row"]
+        if fuse["history_len"] == 0:
+            t0 *= min(1.0, 1.0 / math.sqrt(dd))
+        return t0
+
+    def _lbfgs_lr(self) -> float:
+        """The L-BFGS step length of the param groups (they must agree: one flat vector)."""
+        values = set()
+        for group in self.param_groups:
+            lr = group["lbfgs_lr"]
+            if self._lbfgs_lr_scheduled and "initial_lr" in group:
+                lr = lr * group["lr"] / group["initial_lr"]
+            values.add(float(lr))
+        _check(len(values) == 1, "lbfgs_lr",
+               f"the param groups disagree ({sorted(values)}); the L-BFGS phase takes one "
+               "step length for all parameters")
+        (lr,) = values
+        _check(math.isfinite(lr) and lr > 0.0, "lbfgs_lr", f"must be > 0, got {lr}")
+        return lr
+
+    # -------------------------------------------- full batch: reuse the last point
+    def _remember_evaluation(self, here: tuple[Tensor, Tensor, Tensor]) -> None:
+        """Keep the loss and gradient at the parameters as they are now, with the
+        parameters' version counters (host integers, bumped by any in-place change)."""
+        self._last_evaluation = (self._param_versions(), here)
+
+    def _reusable_evaluation(self) -> tuple[Tensor, Tensor, Tensor] | None:
+        """With ``full_batch``: the remembered evaluation if no parameter changed since."""
+        if not self._full_batch or self._last_evaluation is None:
+            return None
+        versions, here = self._last_evaluation
+        self._last_evaluation = None
+        return here if versions == self._param_versions() else None
+
+    def _param_versions(self) -> tuple[int, ...]:
+        return tuple(p._version for p in self._params)
+
+    # ------------------------------------------------------------- line search
     def _take_step(self, closure, x0: Tensor, d: Tensor, t0: float, start: "_Point",
                    d_max: float) -> "_Point | None":
         """Step along ``d`` from ``x0``: the accepted point, with the parameters left
         there, or ``None`` when no usable point was found (parameters undefined)."""
         if self._line_search is None:
             point = self._trial(closure, x0, d, t0)
-            return point if point.finite else self._nonfinite()
+            if point.finite:
+                return point
+            self._fuse["nonfinite_trials"] += 1
+            self._fuse["line_search_failures"] += 1
+            return None
         return self._strong_wolfe(closure, x0, d, t0, start, d_max)
 
     def _trial(self, closure, x0: Tensor, d: Tensor, t: float) -> "_Point":
         """Evaluate the closure at :math:`x_0 + t d`: one host read of :math:`(f, g^\\top d)`."""
         self._set_params(x0, d, t)
-        _, loss, g = self._evaluate(closure)
+        closure_loss, loss, g = self._evaluate(closure)
         f, gtd = self._to_host(loss, g.dot(d))
-        return _Point(t, f, gtd, g, loss)
-
-    def _nonfinite(self) -> None:
-        """Count a non-finite loss or gradient; the caller restores the last good point."""
-        self._fuse["nonfinite_recoveries"] += 1
-        return None
+        return _Point(t, f, gtd, g, loss, closure_loss)
 
     def _strong_wolfe(self, closure, x0: Tensor, d: Tensor, t: float, start: "_Point",
                       d_max: float) -> "_Point | None":
         """Strong-Wolfe line search: bracketing (N&W Alg. 3.5), then zoom (Alg. 3.6).
 
         Accepts :math:`t` with :math:`f(x_0+td) \\le f_0 + c_1 t g_0^\\top d` and
-        :math:`|g(x_0+td)^\\top d| \\le c_2 |g_0^\\top d|` (N&W Eq. 3.7). Trial steps
-        are minimisers of the cubic through two points' values and slopes (N&W Eq. 3.59),
-        safeguarded as in minFunc and :class:`torch.optim.LBFGS`. When the evaluations
-        run out it returns the lowest point with sufficient decrease, or ``None``
-        (a counted failure) when there is none. A non-finite trial ends it with ``None``.
+        :math:`|g(x_0+td)^\\top d| \\le c_2 |g_0^\\top d|` (N&W Eq. 3.7). Trial steps are
+        minimisers of the cubic through two points' values and slopes (N&W Eq. 3.59),
+        safeguarded as in minFunc and :class:`torch.optim.LBFGS`, and always finite and
+        inside their bracket (:func:`_cubic_minimizer`). A non-finite trial is a failed
+        trial: it closes the bracket, and the next trials bisect towards the last finite
+        point. When the evaluations run out the search returns the lowest point with
+        sufficient decrease, or ``None`` (a counted failure) when there is none.
         """
         f0, gtd0, c1, c2 = start.f, start.gtd, self._c1, self._c2
 
         def sufficient_decrease(p: _Point) -> bool:
-            return p.f <= f0 + c1 * p.t * gtd0
+            return p.finite and p.f <= f0 + c1 * p.t * gtd0
 
         def curvature(p: _Point) -> bool:
             return abs(p.gtd) <= -c2 * gtd0
@@ -576,10 +681,8 @@ class FUSE(Optimizer):
         prev, best, evals = start, None, 0
         low = high = None
         while evals < self._max_ls:
-            point = self._trial(closure, x0, d, t)
+            point = self._counted_trial(closure, x0, d, t)
             evals += 1
-            if not point.finite:
-                return self._nonfinite()
             if not sufficient_decrease(point) or (evals > 1 and point.f >= prev.f):
                 low, high = prev, point
                 break
@@ -608,10 +711,8 @@ class FUSE(Optimizer):
                     insufficient_progress = True
             else:
                 insufficient_progress = False
-            point = self._trial(closure, x0, d, t)
+            point = self._counted_trial(closure, x0, d, t)
             evals += 1
-            if not point.finite:
-                return self._nonfinite()
             if not sufficient_decrease(point) or point.f >= low.f:
                 high = point
                 continue
@@ -625,6 +726,15 @@ class FUSE(Optimizer):
             return None
         self._set_params(x0, d, best.t)
         return best
+
+    def _counted_trial(self, closure, x0: Tensor, d: Tensor, t: float) -> "_Point":
+        """A trial of the line search; a non-finite one is counted and marked
+        :math:`f = +\\infty` (a value, not an error: it bounds the bracket)."""
+        point = self._trial(closure, x0, d, t)
+        if point.finite:
+            return point
+        self._fuse["nonfinite_trials"] += 1
+        return point._replace(f=math.inf, gtd=math.nan)
 
     def _blend(self, x_k: Tensor, g_k: Tensor, t: float, d: Tensor | None,
                theta: float) -> None:
@@ -640,71 +750,113 @@ class FUSE(Optimizer):
         if d is not None:
             torch._foreach_add_(params, self._unflatten(d), alpha=(1.0 - theta) * t)
 
-    # --------------------------------------------------- two-loop and history
+    # ------------------------------------------- history: compact representation
     def _ensure_history(self) -> None:
+        """Allocate the history on the parameters' device: ``W`` (2m x n, rows
+        :math:`s_i` then :math:`y_i`, one slot per pair, circular) and the products
+        ``SY`` (:math:`s_i^\\top y_j`) and ``YY`` (:math:`y_i^\\top y_j`), m x m in float64,
+        oldest pair first."""
         fuse = self._fuse
-        if fuse["S"] is None:
+        if fuse["W"] is None:
             self._check_flat_vector()
             p = self._params[0]
             m = self._history_size
             # Rows padded to 64 bytes: a row starting off a 16-byte boundary makes the
-            # vectorised dot products several times slower (measured with MKL on x86).
+            # vectorised products several times slower (measured with MKL on x86).
             row = -(-sum(self._sizes) * p.element_size() // 64) * 64 // p.element_size()
-            fuse["S"] = torch.zeros(m, row, dtype=p.dtype, device=p.device)
-            fuse["Y"] = torch.zeros(m, row, dtype=p.dtype, device=p.device)
-            fuse["rho"] = torch.zeros(m, dtype=p.dtype, device=p.device)
-            fuse["gamma"] = torch.ones((), dtype=p.dtype, device=p.device)
+            fuse["W"] = torch.zeros(2 * m, row, dtype=p.dtype, device=p.device)
+            fuse["SY"] = torch.zeros(m, m, dtype=torch.float64, device=p.device)
+            fuse["YY"] = torch.zeros(m, m, dtype=torch.float64, device=p.device)
 
     def _clear_history(self) -> None:
         fuse = self._fuse
-        fuse["history_len"], fuse["history_next"] = 0, 0
-        if fuse["gamma"] is not None:
-            fuse["gamma"].fill_(1.0)
+        fuse.update(history_len=0, history_next=0, products_len=0, pending_pair=False)
 
-    def _history_order(self) -> list[int]:
-        """Slots from the newest pair to the oldest."""
+    def _oldest_slot(self) -> int:
         fuse = self._fuse
-        m, newest = self._history_size, fuse["history_next"] - 1
-        return [(newest - i) % m for i in range(fuse["history_len"])]
+        return (fuse["history_next"] - fuse["history_len"]) % self._history_size
+
+    def _chronological(self, slot_values: Tensor) -> Tensor:
+        """``(..., m)`` values per slot -> the held pairs' values, oldest first."""
+        return slot_values.roll(-self._oldest_slot(), dims=-1)[..., :self._fuse["history_len"]]
 
     def _direction(self, g: Tensor) -> Tensor:
-        """:math:`d = -H g` by the two-loop recursion (N&W Alg. 7.4), all on the device."""
+        """:math:`d = -H g` from the compact representation of Byrd, Nocedal & Schnabel
+        (1994, Eq. 3.1 for the inverse Hessian): with the ``L`` held pairs oldest first,
+        :math:`R = \\mathrm{triu}(S^\\top Y)`, :math:`D = \\mathrm{diag}(S^\\top Y)`,
+        :math:`\\gamma = s^\\top y / y^\\top y` of the newest pair (N&W Eq. 7.20),
+        :math:`p = S^\\top g`, :math:`q = Y^\\top g`, :math:`u = R^{-1} p`:
+
+        .. math::
+            H g = \\gamma g + S R^{-\\top}\\big((D + \\gamma Y^\\top Y) u - \\gamma q\\big)
+                  - \\gamma Y u.
+
+        The same :math:`H` as the two-loop recursion (N&W Alg. 7.4), in a fixed number of
+        kernels: one product of ``W`` with :math:`g` (with the newest pair's :math:`y`
+        too when its products are pending), two triangular solves of size ``L``, one
+        product back. No host synchronisation."""
         fuse = self._fuse
-        n = g.numel()
-        S, Y, rho = fuse["S"][:, :n], fuse["Y"][:, :n], fuse["rho"]
-        q = g.neg()
-        order = self._history_order()
-        alphas = []
-        for i in order:
-            alpha = rho[i] * S[i].dot(q)
-            q.addcmul_(Y[i], alpha, value=-1.0)
-            alphas.append(alpha)
-        q.mul_(fuse["gamma"])
-        for i, alpha in zip(reversed(order), reversed(alphas)):
-            beta = rho[i] * Y[i].dot(q)
-            q.addcmul_(S[i], alpha - beta)
-        return q
+        L = fuse["history_len"]
+        if L == 0:
+            return g.neg()
+        n, m = g.numel(), self._history_size
+        W = fuse["W"][:, :n]
+        if fuse["pending_pair"]:
+            products = torch.mm(torch.stack((W[m + self._newest_slot()], g)), W.T)
+            self._extend_products(products[0])
+            wg = products[1]
+        else:
+            wg = torch.mv(W, g)
+        p, q = self._chronological(wg.view(2, m).to(torch.float64)).unbind(0)
+        SY, YY = fuse["SY"][:L, :L], fuse["YY"][:L, :L]
+        gamma = SY[L - 1, L - 1] / YY[L - 1, L - 1]
+        R = SY.triu()
+        u = torch.linalg.solve_triangular(R, p.unsqueeze(1), upper=True)
+        rhs = SY.diagonal().unsqueeze(1) * u + gamma * (YY @ u - q.unsqueeze(1))
+        top = torch.linalg.solve_triangular(R.T, rhs, upper=False)
+        coefficients = torch.zeros(2, m, dtype=torch.float64, device=g.device)
+        coefficients[:, :L] = torch.cat((top, u.mul(-gamma)), dim=1).T
+        coefficients = coefficients.roll(self._oldest_slot(), dims=1).view(2 * m)
+        return torch.addmv(g * gamma.to(g.dtype), W.T, coefficients.to(g.dtype)).neg_()
 
     def _store_pair(self, t: float, d: Tensor, g: Tensor, g_new: Tensor,
                     ys_host: float, ss_host: float) -> None:
-        """Append :math:`(s, y) = (t d, g_{new} - g)` unless :math:`s^\\top y \\le
-        \\varepsilon s^\\top s`; the test uses host scalars the line search already read."""
+        """Write :math:`(s, y) = (t d, g_{new} - g)` into the next slot unless
+        :math:`s^\\top y \\le \\varepsilon s^\\top s` (tested on host scalars the line search
+        already read). Its products with the other pairs are computed with the next
+        direction, in the same pass over ``W`` (:meth:`_direction`)."""
         fuse = self._fuse
         if not ys_host > self._curvature_eps * ss_host:
             fuse["skipped_pairs"] += 1
             return
-        slot = fuse["history_next"]
-        n = d.numel()
-        s, y = fuse["S"][slot, :n], fuse["Y"][slot, :n]
-        torch.mul(d, t, out=s)
-        torch.sub(g_new, g, out=y)
-        ys = y.dot(s)
-        # The device value of s'y decides rho; a (rounding-level) disagreement in sign with
-        # the host estimate makes the pair inert instead of indefinite.
-        fuse["rho"][slot] = torch.where(ys > 0, ys.reciprocal(), torch.zeros_like(ys))
-        fuse["gamma"].copy_(torch.where(ys > 0, ys / y.dot(y), fuse["gamma"]))
-        fuse["history_next"] = (slot + 1) % self._history_size
-        fuse["history_len"] = min(fuse["history_len"] + 1, self._history_size)
+        m, slot, n = self._history_size, fuse["history_next"], d.numel()
+        if fuse["pending_pair"]:  # two pairs in a row without a direction between them
+            W = fuse["W"][:, :n]
+            self._extend_products(torch.mv(W, W[m + self._newest_slot()]))
+        torch.mul(d, t, out=fuse["W"][slot, :n])
+        torch.sub(g_new, g, out=fuse["W"][m + slot, :n])
+        fuse["history_next"] = (slot + 1) % m
+        fuse["history_len"] = min(fuse["history_len"] + 1, m)
+        fuse["pending_pair"] = True
+
+    def _newest_slot(self) -> int:
+        return (self._fuse["history_next"] - 1) % self._history_size
+
+    def _extend_products(self, w_y: Tensor) -> None:
+        """Add the newest pair to ``SY`` and ``YY`` from ``w_y`` :math:`= W y_{new}`
+        (per slot: :math:`s_i^\\top y_{new}`, then :math:`y_i^\\top y_{new}`); the oldest
+        pair's row and column leave first when the history was full."""
+        fuse = self._fuse
+        L = fuse["history_len"]
+        SY, YY = fuse["SY"], fuse["YY"]
+        if fuse["products_len"] == L:  # the new pair replaced the oldest
+            SY.copy_(SY.roll((-1, -1), dims=(0, 1)))
+            YY.copy_(YY.roll((-1, -1), dims=(0, 1)))
+        sy, yy = self._chronological(w_y.view(2, self._history_size).to(torch.float64))
+        SY[:L, L - 1] = sy
+        YY[:L, L - 1] = yy
+        YY[L - 1, :L] = yy
+        fuse["products_len"], fuse["pending_pair"] = L, False
 
     def _recover(self, x_good: Tensor) -> None:
         """Non-finite loss or gradient: back to the last accepted point (the step's start,
@@ -775,23 +927,28 @@ def _host_step_dtype() -> torch.dtype:
 def _cubic_minimizer(t1: float, f1: float, g1: float, t2: float, f2: float, g2: float,
                      bounds: tuple[float, float] | None = None) -> float:
     """Minimiser of the cubic through :math:`(t_1, f_1, g_1)` and :math:`(t_2, f_2, g_2)`
-    (N&W Eq. 3.59), clipped to ``bounds`` (default: the interval between the points);
-    the interval's midpoint when the cubic has no minimiser."""
+    (N&W Eq. 3.59), clipped to ``bounds`` (default: the interval between the points).
+
+    Always finite and inside ``bounds``: the terms are scaled by their largest magnitude
+    before squaring (as Moré & Thuente's ``dcstep``), so values near the float limits do
+    not overflow, and whenever the interpolant is not finite (an infinite or NaN value,
+    0/0) or has no minimiser, the result is the middle of ``bounds``: bisection of a
+    bracket, or a safeguarded extrapolation when ``bounds`` lie beyond both points."""
     lo, hi = bounds if bounds is not None else (min(t1, t2), max(t1, t2))
-    if t1 == t2:
-        return 0.5 * (lo + hi)
+    middle = 0.5 * lo + 0.5 * hi
+    if t1 == t2 or not all(map(math.isfinite, (t1, f1, g1, t2, f2, g2))):
+        return middle
     d1 = g1 + g2 - 3.0 * (f1 - f2) / (t1 - t2)
-    d2_square = d1 * d1 - g1 * g2
-    if not d2_square >= 0:
-        return 0.5 * (lo + hi)
-    d2 = math.sqrt(d2_square)
+    scale = max(abs(d1), abs(g1), abs(g2))
+    if not (math.isfinite(d1) and scale > 0.0):
+        return middle
+    d2_square = (d1 / scale) ** 2 - (g1 / scale) * (g2 / scale)
+    if not d2_square >= 0.0:
+        return middle
+    d2 = scale * math.sqrt(d2_square)
     if t1 <= t2:
-        denominator, t = g2 - g1 + 2.0 * d2, t2
-        t_other, g_far = t1, g2
+        denominator, t, t_other, g_far = g2 - g1 + 2.0 * d2, t2, t1, g2
     else:
-        denominator, t = g1 - g2 + 2.0 * d2, t1
-        t_other, g_far = t2, g1
-    if denominator == 0:
-        return 0.5 * (lo + hi)
-    t = t - (t - t_other) * ((g_far + d2 - d1) / denominator)
-    return min(max(t, lo), hi)
+        denominator, t, t_other, g_far = g1 - g2 + 2.0 * d2, t1, t2, g1
+    t = t - (t - t_other) * ((g_far + d2 - d1) / denominator) if denominator != 0 else math.nan
+    return min(max(t, lo), hi) if math.isfinite(t) else middle

@@ -2,6 +2,7 @@
 recovery, checkpoints and argument errors. Everything runs on the CPU."""
 
 import io
+import math
 
 import numpy as np
 import pytest
@@ -199,7 +200,7 @@ def test_pairs_come_from_one_batch_and_bad_pairs_are_skipped():
         return f
     opt.step(concave)
     assert opt.counters["skipped_pairs"] == 1
-    assert opt._fuse["history_len"] == 0
+    assert opt.counters["history_len"] == 0
 
 
 # -------------------------------------------------------------- switch rules
@@ -294,7 +295,7 @@ def test_nonfinite_loss_restores_last_good_point_and_keeps_adam_state():
     model = small_net()
     opt = FUSE(model.parameters(), switch="epoch", switch_step=5)
     train(model, opt, batches, 8)
-    assert opt._fuse["history_len"] > 0
+    assert opt.counters["history_len"] > 0
     adam_state = {p: {k: v.clone() for k, v in s.items()} for p, s in opt.state.items()}
     before = params_of(model)
     x, y = batches[0]
@@ -307,12 +308,12 @@ def test_nonfinite_loss_restores_last_good_point_and_keeps_adam_state():
     opt.step(poisoned)
     assert_same(before, params_of(model))
     assert opt.counters["nonfinite_recoveries"] == 1
-    assert opt._fuse["history_len"] == 0
+    assert opt.counters["history_len"] == 0
     for p in model.parameters():
         assert torch.equal(adam_state[p]["exp_avg"], opt.state[p]["exp_avg"])
     train(model, opt, batches, 5, start=8)
     assert all(torch.isfinite(p).all() for p in model.parameters())
-    assert opt._fuse["history_len"] > 0
+    assert opt.counters["history_len"] > 0
 
 
 def test_nonfinite_batch_in_a_blend_step_leaves_adam_state_and_parameters():
@@ -337,7 +338,7 @@ def test_nonfinite_batch_in_a_blend_step_leaves_adam_state_and_parameters():
     assert all(torch.isfinite(p).all() for p in model.parameters())
 
 
-def test_nonfinite_trial_point_in_line_search_is_recovered():
+def test_nonfinite_trial_is_a_failed_trial_not_a_failed_step():
     x = torch.tensor([0.5, 0.5], dtype=torch.float64, requires_grad=True)
     opt = FUSE([x], theta=0.0, lbfgs_lr=10.0)
 
@@ -346,9 +347,13 @@ def test_nonfinite_trial_point_in_line_search_is_recovered():
         f = -torch.log(1.0 - x.pow(2).sum()) + x.sum()
         f.backward()
         return f
+    f0 = closure().item()
     opt.step(closure)
-    assert opt.counters["nonfinite_recoveries"] == 1
-    assert torch.equal(x.detach(), torch.tensor([0.5, 0.5], dtype=torch.float64))
+    counters = opt.counters
+    assert counters["nonfinite_trials"] >= 1
+    assert counters["line_search_failures"] == counters["nonfinite_recoveries"] == 0
+    assert counters["history_len"] == 1  # the step was taken, its pair kept
+    assert closure().item() < f0 and x.detach().pow(2).sum() < 1
     for _ in range(5):
         opt.step(closure)
     assert torch.isfinite(x).all() and x.detach().pow(2).sum() < 1
@@ -385,9 +390,9 @@ def test_state_dict_is_a_snapshot_and_checks_history_size():
     opt = FUSE(model.parameters(), switch="epoch", switch_step=2, history_size=3)
     train(model, opt, batches, 5)
     saved = opt.state_dict()
-    history = saved["fuse"]["S"].clone()
+    history = saved["fuse"]["W"].clone()
     train(model, opt, batches, 5, start=5)
-    assert torch.equal(saved["fuse"]["S"], history)
+    assert torch.equal(saved["fuse"]["W"], history)
     other = FUSE(small_net().parameters(), switch="epoch", switch_step=2, history_size=4)
     with pytest.raises(ValueError, match="'history_size'"):
         other.load_state_dict(saved)
@@ -477,3 +482,191 @@ def test_max_eval_stops_iterating_like_torch_lbfgs():
     # iteration followed once 4 were used (its line search may end past 4).
     assert 1 < last < 20
     assert sum(1 for i in iteration_at_call if i < last) < 4 <= len(iteration_at_call)
+
+
+# ------------------------------------------- line search near the float limits
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cubic_interpolation_is_finite_and_inside_its_bracket_near_the_float_limits(dtype):
+    from fuse import _cubic_minimizer
+    big = torch.finfo(dtype).max
+    cases = [
+        (0.0, 583.4, -4.3e5, 1.0, 1.6859e165, 6.866e167),   # overflowed d1*d1 before
+        (0.0, 1.0, -big, 1.0, big, big),
+        (0.0, -big, -1.0, 2.0, big, 1.0),
+        (0.0, 1.0, -1.0, 1.0, float("inf"), float("nan")),  # a non-finite trial
+        (0.0, 1.0, -1.0, 1e-300, 1.0, -1.0),
+        (0.5, 0.0, 0.0, 0.5, 0.0, 0.0),                     # 0/0
+    ]
+    for t1, f1, g1, t2, f2, g2 in cases:
+        values = [float(torch.tensor(v, dtype=torch.float64).to(dtype)) for v in (f1, g1, f2, g2)]
+        f1, g1, f2, g2 = values
+        t = _cubic_minimizer(t1, f1, g1, t2, f2, g2)
+        assert math.isfinite(t) and min(t1, t2) <= t <= max(t1, t2), (t1, f1, g1, t2, f2, g2, t)
+        lo, hi = t2 + 0.01 * (t2 - t1), 10.0 * t2
+        if hi > lo:
+            t = _cubic_minimizer(t1, f1, g1, t2, f2, g2, bounds=(lo, hi))
+            assert math.isfinite(t) and lo <= t <= hi
+
+
+@pytest.mark.parametrize("scale", [10.0, 100.0])
+def test_far_start_rosenbrock_reaches_the_minimum_through_huge_trial_values(scale):
+    """From 10x and 100x the standard start, trial points reach f ~ 1e160 and beyond,
+    where the interpolation overflowed (NaN trial steps) before; now every trial step
+    is finite and the run reaches the minimum."""
+    x = torch.tensor(scale * np.tile([-1.2, 1.0], 5), dtype=torch.float64, requires_grad=True)
+    opt = FUSE([x], theta=0.0, full_batch=True, tolerance_grad=0.0, tolerance_change=0.0)
+    closure = objective_closure(opt, x, rosenbrock)
+    f0 = closure().item()
+    for _ in range(3000):
+        opt.step(closure)
+        if rosenbrock(x.detach()).item() < 1e-10:
+            break
+    assert f0 > 1e6 and rosenbrock(x.detach()).item() < 1e-10
+    assert torch.isfinite(x).all()
+
+
+def test_a_failed_search_is_not_repeated_the_next_step_tries_a_shorter_step():
+    """A function that is finite only within 1e-6 of the origin: every trial of the first
+    search is non-finite, the step is undone, and the next step starts 10x shorter."""
+    x = torch.tensor([1e-7, 0.0], dtype=torch.float64, requires_grad=True)
+    trials = []
+
+    def closure():
+        opt.zero_grad()
+        f = x.sum() - torch.log(1e-6 - x.pow(2).sum().sqrt())  # finite for |x| < 1e-6
+        f.backward()
+        trials.append(x.detach().norm().item())
+        return f
+    opt = FUSE([x], theta=0.0, max_ls=3)
+    opt.step(closure)
+    first = opt.counters
+    assert first["line_search_failures"] == 1 and first["nonfinite_trials"] == 3
+    assert x.detach().tolist() == [1e-7, 0.0]
+    first_trials = trials[1:]
+    trials.clear()
+    opt.step(closure)
+    assert max(trials[1:]) < max(first_trials)
+    f0 = closure().item()
+    for _ in range(10):
+        opt.step(closure)
+    assert closure().item() < f0  # the shorter steps got inside the domain
+
+
+# -------------------------------------------------------------- full batch
+def test_full_batch_reuses_the_accepted_point_and_takes_the_same_steps():
+    x0 = np.tile([-1.2, 1.0], 5)
+    runs = {}
+    for full_batch in (False, True):
+        x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+        opt = FUSE([x], theta=0.0, full_batch=full_batch)
+        closure = objective_closure(opt, x, rosenbrock)
+        for _ in range(30):
+            opt.step(closure)
+        runs[full_batch] = (x.detach(), opt.counters)
+    (x_default, default), (x_full, full) = runs[False], runs[True]
+    torch.testing.assert_close(x_full, x_default, rtol=1e-12, atol=1e-12)
+    assert full["lbfgs_iterations"] == default["lbfgs_iterations"] == 30
+    assert full["reused_evaluations"] == 29  # every step but the first
+    assert full["closure_evals"] == default["closure_evals"] - 29
+
+
+def test_full_batch_evaluates_again_after_a_parameter_changed():
+    x = torch.tensor([-1.2, 1.0], dtype=torch.float64, requires_grad=True)
+    opt = FUSE([x], theta=0.0, full_batch=True)
+    closure = objective_closure(opt, x, rosenbrock)
+    opt.step(closure)
+    opt.step(closure)
+    assert opt.counters["reused_evaluations"] == 1
+    with torch.no_grad():
+        x.add_(0.01)  # e.g. a projection or a checkpoint load by the user
+    evals = opt.counters["closure_evals"]
+    loss = opt.step(closure)
+    assert opt.counters["reused_evaluations"] == 1
+    assert opt.counters["closure_evals"] > evals
+    assert loss.item() == pytest.approx(rosenbrock(torch.tensor([-1.2, 1.0]).double()).item(),
+                                        rel=1.0) and torch.isfinite(loss)
+
+
+# ------------------------------------------------- fail early, step length
+@pytest.mark.parametrize("kwargs", [dict(theta=0.5), dict(theta=0.0),
+                                    dict(switch="epoch", switch_epoch=5),
+                                    dict(switch="gradient"), dict(theta=lambda step: 1.0)])
+def test_a_fuse_that_will_need_lbfgs_refuses_its_first_step_without_a_closure(kwargs):
+    model = small_net()
+    opt = FUSE(model.parameters(), **kwargs)
+    x, y = regression_batches()[0]
+    torch.nn.functional.mse_loss(model(x), y).backward()
+    with pytest.raises(TypeError, match="closure"):
+        opt.step()
+    assert opt.counters["step"] == 0
+
+
+def test_pure_adam_fuse_steps_without_a_closure_like_torch_adam():
+    ref, ours = small_net(), small_net()
+    opt_ref, opt = torch.optim.Adam(ref.parameters()), FUSE(ours.parameters())
+    x, y = regression_batches()[0]
+    for model, o in ((ref, opt_ref), (ours, opt)):
+        torch.nn.functional.mse_loss(model(x), y).backward()
+        o.step()
+    assert_same(params_of(ref), params_of(ours))
+
+
+def lbfgs_steps_taken(opt, x, steps=4):
+    """Fixed-step L-BFGS on f = |x|^2 / 2 from x: the step lengths actually used
+    (x_{k+1} = x_k + t d_k with d_0 = -g_0 = -x_0 scaled by the empty-history rule)."""
+    lengths = []
+    closure = objective_closure(opt, x, lambda v: 0.5 * v.pow(2).sum())
+    for _ in range(steps):
+        before = x.detach().clone()
+        opt.step(closure)
+        lengths.append((x.detach() - before).norm().item())
+    return lengths
+
+
+def test_lbfgs_step_length_lives_in_the_param_groups_and_is_checkpointed():
+    x = torch.full((4,), 10.0, dtype=torch.float64, requires_grad=True)
+    opt = FUSE([x], theta=0.0, line_search=None, lbfgs_lr=0.5)
+    assert opt.param_groups[0]["lbfgs_lr"] == 0.5
+    opt.param_groups[0]["lbfgs_lr"] = 0.25
+    closure = objective_closure(opt, x, lambda v: 0.5 * v.pow(2).sum())
+    opt.step(closure)
+    # empty history: t0 = lbfgs_lr * min(1, 1/|d|), |d| = |x0| = 20, so x moves 0.25
+    assert (x.detach() - 10.0).norm().item() == pytest.approx(0.25)
+    state = opt.state_dict()
+    assert state["param_groups"][0]["lbfgs_lr"] == 0.25
+    other = FUSE([torch.zeros(4, dtype=torch.float64, requires_grad=True)], theta=0.0)
+    other.load_state_dict(state)
+    assert other.param_groups[0]["lbfgs_lr"] == 0.25
+
+
+def test_a_torch_scheduler_drives_the_lbfgs_step_when_asked():
+    steps = {}
+    for scheduled in (False, True):
+        x = torch.ones(3, dtype=torch.float64, requires_grad=True)
+        opt = FUSE([x], theta=0.0, line_search=None, lbfgs_lr=0.5,
+                   lbfgs_lr_scheduled=scheduled)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.1 ** k)
+        closure = objective_closure(opt, x, lambda v: 0.5 * v.pow(2).sum())
+        lengths = []
+        for _ in range(3):
+            before = x.detach().clone()
+            opt.step(closure)
+            scheduler.step()
+            lengths.append((x.detach() - before).norm().item())
+        steps[scheduled] = lengths
+        assert opt.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.1 ** 3)  # Adam's lr
+    # |d_0| = |x_0| = sqrt(3): t0 = 0.5 / sqrt(3), the first move is 0.5 either way
+    assert steps[False][0] == pytest.approx(0.5) == steps[True][0]
+    # on f = |x|^2/2 the first pair gives H = I, so x_{k+1} = (1 - t_k) x_k moves by
+    # t_k |x_k|: t_k = 0.5 unscheduled, 0.5 * 0.1^k scheduled (x_1 is the same in both)
+    assert steps[True][1] == pytest.approx(0.1 * steps[False][1])
+    assert steps[True][2] == pytest.approx(0.1 * (1 - 0.05) * steps[True][1])
+
+
+def test_param_groups_with_different_lbfgs_steps_are_refused_at_the_lbfgs_step():
+    a = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    b = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    opt = FUSE([{"params": [a]}, {"params": [b], "lbfgs_lr": 0.5}], theta=0.0)
+    closure = objective_closure(opt, a, lambda v: (v.pow(2).sum() + b.pow(2).sum()))
+    with pytest.raises(ValueError, match="'lbfgs_lr'"):
+        opt.step(closure)
