@@ -306,8 +306,8 @@ class FUSE(Optimizer):
             "last_epoch_grad_norm": None,
             "best_loss": None,
             "epochs_without_improvement": 0,
-            # L-BFGS history (see _ensure_history): pairs W, their products SY and YY
-            "W": None, "SY": None, "YY": None,
+            # L-BFGS history (see _ensure_history): pairs W, their products, gamma
+            "W": None, "products": None, "gamma": None,
             "history_len": 0, "history_next": 0, "products_len": 0, "pending_pair": False,
         }
 
@@ -753,9 +753,10 @@ class FUSE(Optimizer):
     # ------------------------------------------- history: compact representation
     def _ensure_history(self) -> None:
         """Allocate the history on the parameters' device: ``W`` (2m x n, rows
-        :math:`s_i` then :math:`y_i`, one slot per pair, circular) and the products
-        ``SY`` (:math:`s_i^\\top y_j`) and ``YY`` (:math:`y_i^\\top y_j`), m x m in float64,
-        oldest pair first."""
+        :math:`s_i` then :math:`y_i`, one slot per pair, circular); ``products``
+        (2 x m x m, float64, oldest pair first): ``products[0]`` the upper triangle of
+        :math:`S^\\top Y` (:math:`s_i^\\top y_j`, :math:`i \\le j`; zero below),
+        ``products[1]`` :math:`Y^\\top Y`; and :math:`\\gamma` of the newest pair."""
         fuse = self._fuse
         if fuse["W"] is None:
             self._check_flat_vector()
@@ -765,8 +766,8 @@ class FUSE(Optimizer):
             # vectorised products several times slower (measured with MKL on x86).
             row = -(-sum(self._sizes) * p.element_size() // 64) * 64 // p.element_size()
             fuse["W"] = torch.zeros(2 * m, row, dtype=p.dtype, device=p.device)
-            fuse["SY"] = torch.zeros(m, m, dtype=torch.float64, device=p.device)
-            fuse["YY"] = torch.zeros(m, m, dtype=torch.float64, device=p.device)
+            fuse["products"] = torch.zeros(2, m, m, dtype=torch.float64, device=p.device)
+            fuse["gamma"] = torch.ones((), dtype=torch.float64, device=p.device)
 
     def _clear_history(self) -> None:
         fuse = self._fuse
@@ -802,22 +803,20 @@ class FUSE(Optimizer):
         n, m = g.numel(), self._history_size
         W = fuse["W"][:, :n]
         if fuse["pending_pair"]:
-            products = torch.mm(torch.stack((W[m + self._newest_slot()], g)), W.T)
-            self._extend_products(products[0])
-            wg = products[1]
+            w_y, wg = torch.mm(torch.stack((W[m + self._newest_slot()], g)), W.T)
+            self._extend_products(w_y)
         else:
             wg = torch.mv(W, g)
-        p, q = self._chronological(wg.view(2, m).to(torch.float64)).unbind(0)
-        SY, YY = fuse["SY"][:L, :L], fuse["YY"][:L, :L]
-        gamma = SY[L - 1, L - 1] / YY[L - 1, L - 1]
-        R = SY.triu()
-        u = torch.linalg.solve_triangular(R, p.unsqueeze(1), upper=True)
-        rhs = SY.diagonal().unsqueeze(1) * u + gamma * (YY @ u - q.unsqueeze(1))
+        p, q = self._chronological(wg.view(2, m).to(torch.float64)).unsqueeze(-1)
+        R, YY = fuse["products"][:, :L, :L]
+        gamma = fuse["gamma"]
+        u = torch.linalg.solve_triangular(R, p, upper=True)
+        rhs = torch.addmm(q.neg(), YY, u).mul_(gamma).addcmul_(R.diagonal().unsqueeze(1), u)
         top = torch.linalg.solve_triangular(R.T, rhs, upper=False)
-        coefficients = torch.zeros(2, m, dtype=torch.float64, device=g.device)
-        coefficients[:, :L] = torch.cat((top, u.mul(-gamma)), dim=1).T
+        chronological = torch.cat((top, u.mul(-gamma)), dim=1).T  # 2 x L, oldest first
+        coefficients = torch.nn.functional.pad(chronological, (0, m - L))
         coefficients = coefficients.roll(self._oldest_slot(), dims=1).view(2 * m)
-        return torch.addmv(g * gamma.to(g.dtype), W.T, coefficients.to(g.dtype)).neg_()
+        return torch.addmv(g * gamma, W.T, coefficients.to(g.dtype)).neg_()
 
     def _store_pair(self, t: float, d: Tensor, g: Tensor, g_new: Tensor,
                     ys_host: float, ss_host: float) -> None:
@@ -843,19 +842,19 @@ class FUSE(Optimizer):
         return (self._fuse["history_next"] - 1) % self._history_size
 
     def _extend_products(self, w_y: Tensor) -> None:
-        """Add the newest pair to ``SY`` and ``YY`` from ``w_y`` :math:`= W y_{new}`
-        (per slot: :math:`s_i^\\top y_{new}`, then :math:`y_i^\\top y_{new}`); the oldest
-        pair's row and column leave first when the history was full."""
+        """Add the newest pair to ``products`` from ``w_y`` :math:`= W y_{new}` (per slot:
+        :math:`s_i^\\top y_{new}`, then :math:`y_i^\\top y_{new}`) and set :math:`\\gamma`; the
+        oldest pair's row and column leave first when the history was full."""
         fuse = self._fuse
         L = fuse["history_len"]
-        SY, YY = fuse["SY"], fuse["YY"]
+        products = fuse["products"]
         if fuse["products_len"] == L:  # the new pair replaced the oldest
-            SY.copy_(SY.roll((-1, -1), dims=(0, 1)))
-            YY.copy_(YY.roll((-1, -1), dims=(0, 1)))
-        sy, yy = self._chronological(w_y.view(2, self._history_size).to(torch.float64))
-        SY[:L, L - 1] = sy
-        YY[:L, L - 1] = yy
-        YY[L - 1, :L] = yy
+            products.copy_(products.roll((-1, -1), dims=(1, 2)))
+            products[0, -1] = 0.0  # below the diagonal of S'Y: stays zero
+        column = self._chronological(w_y.view(2, self._history_size).to(torch.float64))
+        products[:, :L, L - 1] = column
+        products[1, L - 1, :L] = column[1]
+        fuse["gamma"] = column[0, -1] / column[1, -1]
         fuse["products_len"], fuse["pending_pair"] = L, False
 
     def _recover(self, x_good: Tensor) -> None:
@@ -916,7 +915,9 @@ class FUSE(Optimizer):
     @staticmethod
     def _to_host(*scalars: Tensor) -> list[float]:
         """Read several device scalars in one transfer (one sync)."""
-        return torch.stack([s.to(torch.float64) for s in scalars]).tolist()
+        if any(s.dtype != scalars[0].dtype for s in scalars):
+            scalars = [s.to(torch.float64) for s in scalars]
+        return torch.stack(scalars).tolist()
 
 
 def _host_step_dtype() -> torch.dtype:

@@ -1,10 +1,10 @@
 """Finished runs on disk, so that a crash loses nothing already computed.
 
 Each run's table is one file whose name ends in a digest of everything its result depends
-on (settings, data, device, torch version, source code). A stage's run folder is a
-persisted DVC output: rerunning the stage reads back the files whose digest still matches,
-computes the others, and deletes the files of runs that are no longer asked for or whose
-inputs changed.
+on: its settings, the data, the device type, the torch version and :data:`NUMERICS_VERSION`.
+A stage's run folder is a persisted DVC output: rerunning the stage reads back the files
+whose digest still matches, computes the others, and deletes the files of runs that are no
+longer asked for or whose inputs changed.
 """
 
 from __future__ import annotations
@@ -20,19 +20,21 @@ from typing import Any
 import pandas as pd
 import torch
 
-SRC = Path(__file__).resolve().parents[1]
+NUMERICS_VERSION = 1
+"""The version of the numbers that training computes. A refactor that changes no number
+keeps every stored run valid; a change of code that changes any number a run logs (the
+optimizer's arithmetic, the training loop, a model's initialisation, the data pipeline)
+must bump it, which marks every stored run stale. The golden tests
+(``tests/test_golden.py``) enforce this: they fail until the golden logs are regenerated,
+and regenerating them refuses to write changed numbers under an unchanged version."""
 
 
 def digest(*parts: Any) -> str:
-    """A 16-hex-digit digest of ``parts`` (JSON with sorted keys), plus the torch version
-    and nothing else: callers pass every input of the run, including :func:`source_digest`."""
-    blob = json.dumps([list(parts), torch.__version__], sort_keys=True, default=str)
+    """A 16-hex-digit digest of ``parts`` (JSON with sorted keys), the torch version and
+    :data:`NUMERICS_VERSION`: callers pass every other input of the run."""
+    blob = json.dumps([list(parts), torch.__version__, NUMERICS_VERSION], sort_keys=True,
+                      default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def source_digest(*names: str) -> list[str]:
-    """SHA-256 of each source file ``names`` (paths relative to ``src/``)."""
-    return [hashlib.sha256((SRC / name).read_bytes()).hexdigest() for name in names]
 
 
 def stored_runs(directory: Path, jobs: dict[str, Callable[[], pd.DataFrame]],

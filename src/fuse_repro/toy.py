@@ -36,13 +36,11 @@ from tqdm import tqdm
 
 from fuse_repro.functions import NoisyObjective, TestFunction, get, random_starts
 from fuse_repro.optimizers import build_optimizer
-from fuse_repro.runstore import digest, source_digest, stored_runs
+from fuse_repro.runstore import digest, stored_runs
 from fuse_repro.toy_grid import Variant, ablation_variants, function_key, main_variants
 
 LOG_COLUMNS = ["function", "variant", "noise", "start", "step", "evals", "wall_time", "f",
                "gap", "grad_norm", "distance", "phase", "x0", "x1"]
-RUN_SOURCES = ("fuse.py", "fuse_repro/functions.py", "fuse_repro/optimizers.py",
-               "fuse_repro/toy.py", "fuse_repro/toy_grid.py")
 # ---------------------------------------------------------------------- one run
 def trajectory_table(fn: TestFunction, xs: torch.Tensor, evals: list[int],
                      walls: list[float], phases: list[str]) -> pd.DataFrame:
@@ -163,8 +161,7 @@ class Cell:
 
     def file_name(self, config: dict[str, Any]) -> str:
         run_settings = {k: config[k] for k in RUN_SETTINGS}
-        key = digest(run_settings, self.spec, self.variant.key, self.noise,
-                     source_digest(*RUN_SOURCES))
+        key = digest(run_settings, self.spec, self.variant.key, self.noise)
         return f"{function_key(self.spec)}__{self.variant.key}__noise{self.noise:g}__{key}.csv.gz"
 
 

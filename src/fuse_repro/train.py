@@ -41,7 +41,7 @@ from fuse_repro.distributed import World, launch
 from fuse_repro.models import build_model
 from fuse_repro.optimizers import build_optimizer
 from fuse_repro.params import experiment_config
-from fuse_repro.runstore import digest, source_digest, stored_runs
+from fuse_repro.runstore import digest, stored_runs
 
 LOG_COLUMNS = ["model", "optimizer", "seed", "epoch", "step", "wall_time", "closure_evals",
                "train_loss", "test_loss", "test_accuracy", "phase", "device", "processes"]
@@ -241,17 +241,15 @@ def train_run(model_name: str, optimizer_name: str, seed: int, config: dict[str,
 TRAINING_SETTINGS = ("epochs", "batch_size", "train_size", "test_size", "normalize",
                      "channels_last", "bf16", "processes", "sgd", "adam", "adam_sgd", "lbfgs",
                      "fuse_pv")
-RUN_SOURCES = ("fuse.py", "fuse_repro/train.py", "fuse_repro/models.py",
-               "fuse_repro/optimizers.py", "fuse_repro/distributed.py")
 
 
 def run_key(config: dict[str, Any], run: tuple[str, str, int], data_id: str,
             device_type: str) -> str:
     """A digest of everything one run's result depends on: the training settings, the
-    run itself, the data, the device type (``cpu``, ``cuda``), the torch version and the
-    source of the code it runs."""
+    run itself, the data, the device type (``cpu``, ``cuda``), and (:func:`digest`) the
+    torch version and the numerics version."""
     settings = {k: config[k] for k in TRAINING_SETTINGS}
-    return digest(settings, list(run), data_id, device_type, source_digest(*RUN_SOURCES))
+    return digest(settings, list(run), data_id, device_type)
 
 
 def run_grid(config: dict[str, Any], train: Split, test: Split, runs_dir: Path,
