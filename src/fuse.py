@@ -115,6 +115,14 @@ def _check(condition: bool, name: str, message: str) -> None:
         raise ValueError(f"FUSE argument {name!r}: {message}")
 
 
+def _check_numbers(**values: Any) -> None:
+    """Each value must be a finite real number (a bool, a string or NaN is not)."""
+    for name, value in values.items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        _check(number and math.isfinite(value), name,
+               f"must be a finite real number, got {value!r}")
+
+
 class FUSE(Optimizer):
     r"""FUSE / FUSE-PV optimizer (see the module docstring for the mathematics).
 
@@ -206,6 +214,14 @@ class FUSE(Optimizer):
         distributed: bool | None = None,
         process_group: dist.ProcessGroup | None = None,
     ) -> None:
+        _check_numbers(lr=float(lr) if isinstance(lr, Tensor) else lr, eps=eps,
+                       weight_decay=weight_decay, grad_threshold=grad_threshold,
+                       min_delta=min_delta, lbfgs_lr=lbfgs_lr, c1=c1, c2=c2,
+                       tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
+                       curvature_eps=curvature_eps)
+        _check(len(betas) == 2, "betas", f"must be two numbers, got {betas!r}")
+        _check_numbers(betas=betas[0])
+        _check_numbers(betas=betas[1])
         _check(lr >= 0.0, "lr", f"must be >= 0, got {lr}")
         _check(eps >= 0.0, "eps", f"must be >= 0, got {eps}")
         _check(len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas), "betas",
@@ -306,6 +322,7 @@ class FUSE(Optimizer):
             "last_epoch_grad_norm": None,
             "best_loss": None,
             "epochs_without_improvement": 0,
+            "nonfinite_monitored_losses": 0,
             # L-BFGS history (see _ensure_history): pairs W, their products, gamma
             "W": None, "products": None, "gamma": None,
             "history_len": 0, "history_next": 0, "products_len": 0, "pending_pair": False,
@@ -326,16 +343,40 @@ class FUSE(Optimizer):
         if fuse_state is None:
             raise KeyError("FUSE.load_state_dict: the state dict has no 'fuse' entry; "
                            "it was not saved by FUSE.state_dict()")
-        saved = fuse_state.get("W")
-        if saved is not None and saved.shape[0] != 2 * self._history_size:
-            raise ValueError(f"FUSE argument 'history_size': the state dict was saved with "
-                             f"history_size={saved.shape[0] // 2}, this optimizer has "
-                             f"{self._history_size}")
+        self._check_fits(state_dict, fuse_state)
         super().load_state_dict(state_dict)
         device = self._params[0].device
         self._fuse = {k: (v.to(device=device, copy=True) if isinstance(v, Tensor) else v)
                       for k, v in fuse_state.items()}
         self._last_evaluation = None
+
+    def _check_fits(self, state_dict: dict[str, Any], fuse_state: dict[str, Any]) -> None:
+        """A state dict that was saved for other parameters is refused, naming what
+        differs: the number of parameters, a shape or a dtype of Adam's moments, the
+        size or dtype of the L-BFGS history, or ``history_size``."""
+        saved_ids = [i for group in state_dict["param_groups"] for i in group["params"]]
+        if len(saved_ids) != len(self._params):
+            raise ValueError(f"FUSE.load_state_dict: the state dict holds {len(saved_ids)} "
+                             f"parameters, this optimizer has {len(self._params)}")
+        for index, (saved_id, p) in enumerate(zip(saved_ids, self._params)):
+            moment = state_dict["state"].get(saved_id, {}).get("exp_avg")
+            if moment is not None and (moment.shape != p.shape or moment.dtype != p.dtype):
+                raise ValueError(f"FUSE.load_state_dict: parameter {index} is "
+                                 f"{tuple(p.shape)} {p.dtype}, the state dict's is "
+                                 f"{tuple(moment.shape)} {moment.dtype}")
+        history = fuse_state.get("W")
+        if history is None:
+            return
+        if history.shape[0] != 2 * self._history_size:
+            raise ValueError(f"FUSE argument 'history_size': the state dict was saved with "
+                             f"history_size={history.shape[0] // 2}, this optimizer has "
+                             f"{self._history_size}")
+        n, row = sum(self._sizes), history.shape[1]
+        p0 = self._params[0]
+        if not n <= row < n + 64 // p0.element_size() or history.dtype != p0.dtype:
+            raise ValueError(f"FUSE.load_state_dict: the L-BFGS history was saved for "
+                             f"{row} values of {history.dtype} (padded), these parameters "
+                             f"are {n} values of {p0.dtype}")
 
     # ------------------------------------------------------------ observers
     @property
@@ -458,9 +499,13 @@ class FUSE(Optimizer):
         return True
 
     def _track_loss(self, loss: Tensor) -> None:
-        """Patience bookkeeping of the ``"loss"`` rule (one host read per epoch)."""
+        """Patience bookkeeping of the ``"loss"`` rule (one host read per epoch). A
+        non-finite value is skipped (counted): a diverged loss is no sign of a plateau."""
         fuse = self._fuse
         value = float(loss)
+        if not math.isfinite(value):  # no information: neither progress nor patience
+            fuse["nonfinite_monitored_losses"] += 1
+            return
         best = fuse["best_loss"]
         if best is None or value < best - self._min_delta * abs(best):
             fuse["best_loss"], fuse["epochs_without_improvement"] = value, 0
@@ -894,6 +939,11 @@ class FUSE(Optimizer):
         with torch.enable_grad():
             loss = closure()
         self._fuse["closure_evals"] += 1
+        if all(p.grad is None for p in self._params):
+            raise RuntimeError("FUSE.step: the closure left no gradient: it must call "
+                               "loss.backward() (after zero_grad) and return the loss")
+        if any(p.grad is not None and p.grad.is_sparse for p in self._params):
+            raise RuntimeError("FUSE does not support sparse gradients (L-BFGS phase)")
         grads = [p.grad.reshape(-1) if p.grad is not None else p.new_zeros(p.numel())
                  for p in self._params]
         return loss, self._all_ranks_mean(loss), torch.cat(grads)

@@ -670,3 +670,71 @@ def test_param_groups_with_different_lbfgs_steps_are_refused_at_the_lbfgs_step()
     closure = objective_closure(opt, a, lambda v: (v.pow(2).sum() + b.pow(2).sum()))
     with pytest.raises(ValueError, match="'lbfgs_lr'"):
         opt.step(closure)
+
+
+# ----------------------------------------------- state that does not fit, bad closures
+def test_load_state_dict_refuses_state_saved_for_other_parameters():
+    batches = regression_batches()
+    model = small_net()
+    opt = FUSE(model.parameters(), switch="epoch", switch_step=2)
+    train(model, opt, batches, 4)
+    saved = opt.state_dict()
+    wider = torch.nn.Sequential(torch.nn.Linear(8, 17), torch.nn.Tanh(), torch.nn.Linear(17, 16),
+                                torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    with pytest.raises(ValueError, match=r"parameter 0 is \(17, 8\)"):
+        FUSE(wider.parameters(), switch="epoch", switch_step=2).load_state_dict(saved)
+    fewer = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    with pytest.raises(ValueError, match="holds 6 parameters, this optimizer has 4"):
+        FUSE(fewer.parameters(), switch="epoch", switch_step=2).load_state_dict(saved)
+    double = small_net().double()
+    with pytest.raises(ValueError, match="float64"):
+        FUSE(double.parameters(), switch="epoch", switch_step=2).load_state_dict(saved)
+
+
+def test_lbfgs_history_for_another_size_is_refused():
+    a = torch.zeros(40, dtype=torch.float64, requires_grad=True)
+    opt = FUSE([a], theta=0.0)
+    opt.step(objective_closure(opt, a, lambda v: (v - 1).pow(2).sum()))
+    saved = opt.state_dict()
+    saved["state"] = {}
+    b = torch.zeros(80, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(ValueError, match="L-BFGS history was saved for 40 values"):
+        FUSE([b], theta=0.0).load_state_dict(saved)
+
+
+def test_a_closure_without_backward_is_an_error_not_convergence():
+    x = torch.ones(3, requires_grad=True)
+    opt = FUSE([x], theta=0.0)
+    with pytest.raises(RuntimeError, match="backward"):
+        opt.step(lambda: (x ** 2).sum())
+
+
+def test_sparse_gradients_in_the_lbfgs_phase_are_refused_by_name():
+    emb = torch.nn.Embedding(10, 3, sparse=True)
+    opt = FUSE(emb.parameters(), theta=0.0)
+
+    def closure():
+        opt.zero_grad()
+        loss = emb(torch.tensor([1, 2])).sum()
+        loss.backward()
+        return loss
+    with pytest.raises(RuntimeError, match="sparse"):
+        opt.step(closure)
+
+
+@pytest.mark.parametrize("kwargs,name", [
+    (dict(lr="abc"), "lr"), (dict(lr=float("nan")), "lr"), (dict(lbfgs_lr=float("inf")), "lbfgs_lr"),
+    (dict(min_delta=float("nan")), "min_delta"), (dict(grad_threshold=float("inf")), "grad_threshold"),
+    (dict(eps=True), "eps"), (dict(betas=(0.9, "x")), "betas"),
+])
+def test_values_that_are_not_finite_numbers_are_refused_by_name(kwargs, name):
+    with pytest.raises(ValueError, match=f"'{name}': must be a finite real number"):
+        FUSE(small_net().parameters(), **kwargs)
+
+
+def test_a_nonfinite_monitored_loss_never_makes_the_loss_rule_switch():
+    opt = FUSE(small_net().parameters(), switch="loss", warmup_epochs=1, patience=2)
+    switched = [opt.end_epoch(monitored_loss=v) for v in [1.0, float("nan"), float("inf"),
+                                                           float("nan"), 0.5]]
+    assert switched == [False] * 5 and opt.phase == "adam"
+    assert opt.state_dict()["fuse"]["nonfinite_monitored_losses"] == 3
