@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make reproduce   environment (if missing) + data (verified) + dvc repro
-#   make test        environment (if missing) + the test suite
+#   make test        environment (if missing) + lint (ruff) + the test suite
 # Data source for `make data`: MIRROR=DIR or $FUSE_DATA_MIRROR (a local copy laid out as
 # ../shared/datasets), else the official downloads through torchvision.
 
@@ -31,4 +31,6 @@ reproduce: data
 	$(BIN)/dvc repro
 
 test: env
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest

@@ -105,7 +105,7 @@ class Row(NamedTuple):
 
     @property
     def verdict(self) -> str:
-        """"pass" or "MISS" against the target; empty without one."""
+        """ "pass" or "MISS" against the target; empty without one."""
         if self.target is None or self.ratio is None:
             return ""
         return "pass" if self.ratio <= self.target else "MISS"
@@ -119,12 +119,22 @@ def make_model(name: str, device: torch.device) -> nn.Module:
         torch.manual_seed(0)
         if name == "cnn":
             model = nn.Sequential(
-                nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),
-                nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
-                nn.Flatten(), nn.Linear(32 * 7 * 7, 10))
+                nn.Conv2d(1, 16, 3, stride=2, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(16, 32, 3, stride=2, padding=1),
+                nn.ReLU(),
+                nn.Flatten(),
+                nn.Linear(32 * 7 * 7, 10),
+            )
         else:
-            model = nn.Sequential(nn.Flatten(), nn.Linear(784, 1024), nn.ReLU(),
-                                  nn.Linear(1024, 256), nn.ReLU(), nn.Linear(256, 10))
+            model = nn.Sequential(
+                nn.Flatten(),
+                nn.Linear(784, 1024),
+                nn.ReLU(),
+                nn.Linear(1024, 256),
+                nn.ReLU(),
+                nn.Linear(256, 10),
+            )
     return model.to(device)
 
 
@@ -152,8 +162,7 @@ class Separable(nn.Module):
             self.register_buffer(f"a{i}", 1.0 + 99.0 * torch.rand(k, generator=gen))
 
     def forward(self, _: None = None) -> Tensor:
-        return sum((0.5 * a * x * x + 0.25 * x ** 4).sum()
-                   for x, a in zip(self.xs, self.buffers()))
+        return sum((0.5 * a * x * x + 0.25 * x**4).sum() for x, a in zip(self.xs, self.buffers()))
 
 
 class CountingClosure:
@@ -190,8 +199,9 @@ def time_once(fn: Callable[[], Any], device: torch.device) -> float:
     return time.perf_counter() - start
 
 
-def interleaved_medians(cases: dict[str, Timed], repeats: int,
-                        device: torch.device) -> dict[str, float]:
+def interleaved_medians(
+    cases: dict[str, Timed], repeats: int, device: torch.device
+) -> dict[str, float]:
     """Median time of each case over ``repeats`` rounds; every round runs each case once,
     in an order rotated by one per round (AB, BA, ... for two cases) to cancel drift."""
     names = list(cases)
@@ -211,8 +221,11 @@ def fixed_gradients(model: nn.Module, batch: tuple[Tensor, Tensor]) -> list[Tens
     return [p.grad.detach().clone() for p in model.parameters()]
 
 
-def adam_case(make_optimizer: Callable[[Iterable[Tensor]], torch.optim.Optimizer],
-              template: nn.Module, grads: list[Tensor]) -> Timed:
+def adam_case(
+    make_optimizer: Callable[[Iterable[Tensor]], torch.optim.Optimizer],
+    template: nn.Module,
+    grads: list[Tensor],
+) -> Timed:
     """A warmed-up optimizer on its own copy of ``template`` whose gradients are ``grads``."""
     model = copy.deepcopy(template)
     for p, g in zip(model.parameters(), grads):
@@ -228,19 +241,28 @@ def adam_case(make_optimizer: Callable[[Iterable[Tensor]], torch.optim.Optimizer
     return Timed(run=step)
 
 
-def bench_adam(name: str, foreach: bool | None, repeats: int,
-               device: torch.device) -> Row:
+def bench_adam(name: str, foreach: bool | None, repeats: int, device: torch.device) -> Row:
     """Adam-phase ``step()`` of FUSE versus ``torch.optim.Adam`` (same ``foreach``)."""
     template = make_model(name, device)
     grads = fixed_gradients(copy.deepcopy(template), make_batch(name, device))
     cases = {
-        "fuse": adam_case(lambda ps: FUSE(ps, foreach=foreach, switch="epoch",
-                                          switch_epoch=10**9), template, grads),
+        "fuse": adam_case(
+            lambda ps: FUSE(ps, foreach=foreach, switch="epoch", switch_epoch=10**9),
+            template,
+            grads,
+        ),
         "torch": adam_case(lambda ps: torch.optim.Adam(ps, foreach=foreach), template, grads),
     }
     med = interleaved_medians(cases, repeats, device)
-    return Row(name, f"Adam step, foreach={foreach}", "s", med["fuse"], med["torch"],
-               med["fuse"] / med["torch"], ADAM_TARGET if foreach else None)
+    return Row(
+        name,
+        f"Adam step, foreach={foreach}",
+        "s",
+        med["fuse"],
+        med["torch"],
+        med["fuse"] / med["torch"],
+        ADAM_TARGET if foreach else None,
+    )
 
 
 # ----------------------------------------------------------------- L-BFGS phase
@@ -258,8 +280,10 @@ def warm_up_lbfgs(optimizer: torch.optim.Optimizer, closure: CountingClosure) ->
         if history_length(optimizer) == HISTORY_SIZE:
             return
         optimizer.step(closure)
-    raise RuntimeError(f"{type(optimizer).__name__}: history not full after warm-up "
-                       f"({history_length(optimizer)} of {HISTORY_SIZE} pairs)")
+    raise RuntimeError(
+        f"{type(optimizer).__name__}: history not full after warm-up "
+        f"({history_length(optimizer)} of {HISTORY_SIZE} pairs)"
+    )
 
 
 class LbfgsCase(NamedTuple):
@@ -273,8 +297,11 @@ class LbfgsCase(NamedTuple):
     optimizer: torch.optim.Optimizer
 
 
-def lbfgs_case(make_optimizer: Callable[[Iterable[Tensor]], torch.optim.Optimizer],
-               template: nn.Module, batch: tuple[Tensor, Tensor]) -> LbfgsCase:
+def lbfgs_case(
+    make_optimizer: Callable[[Iterable[Tensor]], torch.optim.Optimizer],
+    template: nn.Module,
+    batch: tuple[Tensor, Tensor],
+) -> LbfgsCase:
     """Warm up an optimizer on a copy of ``template``; its state is saved and restored
     before each timed step. The closure alone runs on a copy of the warmed-up model (the
     closure's cost may depend a little on the parameters)."""
@@ -291,20 +318,32 @@ def lbfgs_case(make_optimizer: Callable[[Iterable[Tensor]], torch.optim.Optimize
                 p.copy_(saved)
         optimizer.load_state_dict(copy.deepcopy(saved_state))
 
-    return LbfgsCase(step=Timed(run=lambda: optimizer.step(closure), setup=restore),
-                     closure=closure,
-                     closure_alone=Timed(run=CountingClosure(copy.deepcopy(model), batch)),
-                     optimizer=optimizer)
+    return LbfgsCase(
+        step=Timed(run=lambda: optimizer.step(closure), setup=restore),
+        closure=closure,
+        closure_alone=Timed(run=CountingClosure(copy.deepcopy(model), batch)),
+        optimizer=optimizer,
+    )
 
 
 def lbfgs_optimizers() -> dict[str, Callable[[Iterable[Tensor]], torch.optim.Optimizer]]:
     """FUSE's L-BFGS phase and ``torch.optim.LBFGS`` with the same settings (docstring)."""
     return {
-        "fuse": lambda ps: FUSE(ps, theta=0.0, history_size=HISTORY_SIZE,
-                                line_search="strong_wolfe", max_iter=1, max_ls=MAX_LS),
-        "torch": lambda ps: torch.optim.LBFGS(ps, history_size=HISTORY_SIZE,
-                                              line_search_fn="strong_wolfe", max_iter=1,
-                                              max_eval=1 + MAX_LS),
+        "fuse": lambda ps: FUSE(
+            ps,
+            theta=0.0,
+            history_size=HISTORY_SIZE,
+            line_search="strong_wolfe",
+            max_iter=1,
+            max_ls=MAX_LS,
+        ),
+        "torch": lambda ps: torch.optim.LBFGS(
+            ps,
+            history_size=HISTORY_SIZE,
+            line_search_fn="strong_wolfe",
+            max_iter=1,
+            max_eval=1 + MAX_LS,
+        ),
     }
 
 
@@ -339,15 +378,44 @@ def bench_lbfgs(name: str, repeats: int, device: torch.device) -> list[Row]:
     per_eval = {k: med[k] / evals[k] for k in cases}
     equal = evals["fuse"] == evals["torch"]
     return [
-        Row(name, "L-BFGS closure evals / iteration", "count", evals["fuse"],
-            evals["torch"], evals["fuse"] / evals["torch"], None),
-        Row(name, "L-BFGS time / iteration", "s", med["fuse"], med["torch"],
-            med["fuse"] / med["torch"], LBFGS_TARGET,
-            "equal evals" if equal else "evals differ: see time / eval"),
-        Row(name, "L-BFGS time / closure eval", "s", per_eval["fuse"], per_eval["torch"],
-            per_eval["fuse"] / per_eval["torch"], LBFGS_TARGET),
-        Row(name, "L-BFGS overhead / iteration", "s", overhead["fuse"], overhead["torch"],
-            ratio(overhead["fuse"], overhead["torch"]), None, closure_note(timing)),
+        Row(
+            name,
+            "L-BFGS closure evals / iteration",
+            "count",
+            evals["fuse"],
+            evals["torch"],
+            evals["fuse"] / evals["torch"],
+            None,
+        ),
+        Row(
+            name,
+            "L-BFGS time / iteration",
+            "s",
+            med["fuse"],
+            med["torch"],
+            med["fuse"] / med["torch"],
+            LBFGS_TARGET,
+            "equal evals" if equal else "evals differ: see time / eval",
+        ),
+        Row(
+            name,
+            "L-BFGS time / closure eval",
+            "s",
+            per_eval["fuse"],
+            per_eval["torch"],
+            per_eval["fuse"] / per_eval["torch"],
+            LBFGS_TARGET,
+        ),
+        Row(
+            name,
+            "L-BFGS overhead / iteration",
+            "s",
+            overhead["fuse"],
+            overhead["torch"],
+            ratio(overhead["fuse"], overhead["torch"]),
+            None,
+            closure_note(timing),
+        ),
     ]
 
 
@@ -368,14 +436,35 @@ def bench_overhead(n: int, repeats: int, device: torch.device) -> list[Row]:
     fuse_direction = count_direction_kernels(cases["fuse"])
     name = f"n={n:,}"
     return [
-        Row(name, "L-BFGS closure evals / iteration", "count", timing.evals["fuse"],
-            timing.evals["torch"], timing.evals["fuse"] / timing.evals["torch"], None),
-        Row(name, "L-BFGS overhead / iteration", "s", timing.overhead["fuse"],
-            timing.overhead["torch"], ratio(timing.overhead["fuse"], timing.overhead["torch"]),
-            OVERHEAD_TARGET, closure_note(timing)),
-        Row(name, "L-BFGS kernels / iteration", "count", kernels["fuse"], kernels["torch"],
-            kernels["fuse"] / kernels["torch"], None,
-            f"top-level aten ops outside the closure; FUSE's direction alone: {fuse_direction}"),
+        Row(
+            name,
+            "L-BFGS closure evals / iteration",
+            "count",
+            timing.evals["fuse"],
+            timing.evals["torch"],
+            timing.evals["fuse"] / timing.evals["torch"],
+            None,
+        ),
+        Row(
+            name,
+            "L-BFGS overhead / iteration",
+            "s",
+            timing.overhead["fuse"],
+            timing.overhead["torch"],
+            ratio(timing.overhead["fuse"], timing.overhead["torch"]),
+            OVERHEAD_TARGET,
+            closure_note(timing),
+        ),
+        Row(
+            name,
+            "L-BFGS kernels / iteration",
+            "count",
+            kernels["fuse"],
+            kernels["torch"],
+            kernels["fuse"] / kernels["torch"],
+            None,
+            f"top-level aten ops outside the closure; FUSE's direction alone: {fuse_direction}",
+        ),
     ]
 
 
@@ -431,26 +520,38 @@ def format_value(value: float, unit: str) -> str:
 
 def markdown_table(rows: Sequence[Row]) -> str:
     """The results as a markdown table."""
-    lines = ["| model | metric | FUSE | torch | FUSE / torch | target | verdict | note |",
-             "|---|---|---:|---:|---:|---:|---|---|"]
+    lines = [
+        "| model | metric | FUSE | torch | FUSE / torch | target | verdict | note |",
+        "|---|---|---:|---:|---:|---:|---|---|",
+    ]
     for row in rows:
         target = f"<= {row.target}" if row.target is not None else ""
         shown_ratio = f"{row.ratio:.3f}" if row.ratio is not None else "n/a"
-        lines.append(f"| {row.model} | {row.metric} | {format_value(row.fuse, row.unit)} | "
-                     f"{format_value(row.torch, row.unit)} | {shown_ratio} | {target} | "
-                     f"{row.verdict} | {row.note} |")
+        lines.append(
+            f"| {row.model} | {row.metric} | {format_value(row.fuse, row.unit)} | "
+            f"{format_value(row.torch, row.unit)} | {shown_ratio} | {target} | "
+            f"{row.verdict} | {row.note} |"
+        )
     return "\n".join(lines)
 
 
-def environment(argv: Sequence[str], args: argparse.Namespace,
-                device: torch.device) -> dict[str, Any]:
+def environment(
+    argv: Sequence[str], args: argparse.Namespace, device: torch.device
+) -> dict[str, Any]:
     """What the numbers were measured on and with."""
-    env = {"command": " ".join(["python", "benchmarks/bench_fuse.py", *argv]),
-           "python": platform.python_version(),
-           "torch": torch.__version__, "platform": platform.platform(),
-           "processor": platform.processor(), "device": str(device),
-           "threads": torch.get_num_threads(), "repeats": args.repeats,
-           "lbfgs_repeats": args.lbfgs_repeats, "models": args.models, "sizes": args.sizes}
+    env = {
+        "command": " ".join(["python", "benchmarks/bench_fuse.py", *argv]),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "repeats": args.repeats,
+        "lbfgs_repeats": args.lbfgs_repeats,
+        "models": args.models,
+        "sizes": args.sizes,
+    }
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
     return env
@@ -461,15 +562,29 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     """The command line, checked."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--repeats", type=int, default=1000,
-                        help="timed Adam steps per optimizer and setting (default 1000)")
-    parser.add_argument("--lbfgs-repeats", type=int, default=60,
-                        help="timed L-BFGS iterations per optimizer (default 60)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch.set_num_threads (default: torch's choice)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1000,
+        help="timed Adam steps per optimizer and setting (default 1000)",
+    )
+    parser.add_argument(
+        "--lbfgs-repeats",
+        type=int,
+        default=60,
+        help="timed L-BFGS iterations per optimizer (default 60)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)"
+    )
     parser.add_argument("--models", nargs="+", choices=MODELS, default=list(MODELS))
-    parser.add_argument("--sizes", nargs="*", type=int, default=list(SIZES),
-                        help="parameter counts of the overhead rows (default: 1e2 1e4 1e6)")
+    parser.add_argument(
+        "--sizes",
+        nargs="*",
+        type=int,
+        default=list(SIZES),
+        help="parameter counts of the overhead rows (default: 1e2 1e4 1e6)",
+    )
     parser.add_argument("--out", default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.lbfgs_repeats < 1:
@@ -493,8 +608,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         rows.extend(bench_lbfgs(name, args.lbfgs_repeats, device))
     for n in args.sizes:
         rows.extend(bench_overhead(n, args.lbfgs_repeats, device))
-    results = {"environment": environment(argv, args, device),
-               "rows": [dict(row._asdict(), verdict=row.verdict) for row in rows]}
+    results = {
+        "environment": environment(argv, args, device),
+        "rows": [dict(row._asdict(), verdict=row.verdict) for row in rows],
+    }
     print(markdown_table(rows))
     if args.out is not None:
         with open(args.out, "w", encoding="utf-8") as f:

@@ -41,9 +41,13 @@ def count_syncs(step) -> int:
 
 def mlp() -> torch.nn.Module:
     torch.manual_seed(0)
-    return torch.nn.Sequential(torch.nn.Linear(784, 1024), torch.nn.ReLU(),
-                               torch.nn.Linear(1024, 256), torch.nn.ReLU(),
-                               torch.nn.Linear(256, 10)).cuda()
+    return torch.nn.Sequential(
+        torch.nn.Linear(784, 1024),
+        torch.nn.ReLU(),
+        torch.nn.Linear(1024, 256),
+        torch.nn.ReLU(),
+        torch.nn.Linear(256, 10),
+    ).cuda()
 
 
 def main() -> int:
@@ -58,7 +62,8 @@ def main() -> int:
         "torch.optim.Adam(foreach=True)": lambda p: torch.optim.Adam(p, foreach=True),
         "FUSE, L-BFGS phase": lambda p: FUSE(p, theta=0.0),
         "torch.optim.LBFGS": lambda p: torch.optim.LBFGS(
-            p, history_size=10, max_iter=1, max_eval=26, line_search_fn="strong_wolfe"),
+            p, history_size=10, max_iter=1, max_eval=26, line_search_fn="strong_wolfe"
+        ),
     }
     print("| optimizer | host syncs per step | closure evaluations per step |")
     print("|---|---:|---:|")

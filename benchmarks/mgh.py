@@ -152,8 +152,24 @@ def meyer(x: Tensor) -> Tensor:
     f* = 87.9458."""
     x1, x2, x3 = x.unbind()
     t = 45 + 5 * _index(x, 16)
-    y = (34780, 28610, 23650, 19630, 16370, 13720, 11540, 9744,
-         8261, 7030, 6005, 5147, 4427, 3820, 3307, 2872)
+    y = (
+        34780,
+        28610,
+        23650,
+        19630,
+        16370,
+        13720,
+        11540,
+        9744,
+        8261,
+        7030,
+        6005,
+        5147,
+        4427,
+        3820,
+        3307,
+        2872,
+    )
     return x1 * torch.exp(x2 / (t + x3)) - _data(x, y)
 
 
@@ -182,16 +198,25 @@ def extended_powell(x: Tensor) -> Tensor:
     r(4i-3) = x(4i-3) + 10 x(4i-2), r(4i-2) = sqrt(5) (x(4i-1) - x(4i)),
     r(4i-1) = (x(4i-2) - 2 x(4i-1))^2, r(4i) = sqrt(10) (x(4i-3) - x(4i))^2. f* = 0 at 0."""
     a, b, c, d = x[0::4], x[1::4], x[2::4], x[3::4]
-    return torch.cat([a + 10 * b, math.sqrt(5) * (c - d), (b - 2 * c) ** 2,
-                      math.sqrt(10) * (a - d) ** 2])
+    return torch.cat(
+        [a + 10 * b, math.sqrt(5) * (c - d), (b - 2 * c) ** 2, math.sqrt(10) * (a - d) ** 2]
+    )
 
 
 def wood(x: Tensor) -> Tensor:
     """MGH 14, n = 4, m = 6: r1 = 10 (x2 - x1^2), r2 = 1 - x1, r3 = sqrt(90) (x4 - x3^2),
     r4 = 1 - x3, r5 = sqrt(10) (x2 + x4 - 2), r6 = (x2 - x4) / sqrt(10). f* = 0 at (1, 1, 1, 1)."""
     x1, x2, x3, x4 = x.unbind()
-    return torch.stack([10 * (x2 - x1**2), 1 - x1, math.sqrt(90) * (x4 - x3**2), 1 - x3,
-                        math.sqrt(10) * (x2 + x4 - 2), (x2 - x4) / math.sqrt(10)])
+    return torch.stack(
+        [
+            10 * (x2 - x1**2),
+            1 - x1,
+            math.sqrt(90) * (x4 - x3**2),
+            1 - x3,
+            math.sqrt(10) * (x2 + x4 - 2),
+            (x2 - x4) / math.sqrt(10),
+        ]
+    )
 
 
 def kowalik_osborne(x: Tensor) -> Tensor:
@@ -216,9 +241,41 @@ def osborne1(x: Tensor) -> Tensor:
     t = 10 (i - 1). f* = 5.46489e-5."""
     x1, x2, x3, x4, x5 = x.unbind()
     t = 10 * (_index(x, 33) - 1)
-    y = (0.844, 0.908, 0.932, 0.936, 0.925, 0.908, 0.881, 0.850, 0.818, 0.784, 0.751,
-         0.718, 0.685, 0.658, 0.628, 0.603, 0.580, 0.558, 0.538, 0.522, 0.506, 0.490,
-         0.478, 0.467, 0.457, 0.448, 0.438, 0.431, 0.424, 0.420, 0.414, 0.411, 0.406)
+    y = (
+        0.844,
+        0.908,
+        0.932,
+        0.936,
+        0.925,
+        0.908,
+        0.881,
+        0.850,
+        0.818,
+        0.784,
+        0.751,
+        0.718,
+        0.685,
+        0.658,
+        0.628,
+        0.603,
+        0.580,
+        0.558,
+        0.538,
+        0.522,
+        0.506,
+        0.490,
+        0.478,
+        0.467,
+        0.457,
+        0.448,
+        0.438,
+        0.431,
+        0.424,
+        0.420,
+        0.414,
+        0.411,
+        0.406,
+    )
     return _data(x, y) - (x1 + x2 * torch.exp(-t * x4) + x3 * torch.exp(-t * x5))
 
 
@@ -237,12 +294,73 @@ def osborne2(x: Tensor) -> Tensor:
     """MGH 19, n = 11, m = 65: r(i) = y(i) - (x1 exp(-t x5) + x2 exp(-(t - x9)^2 x6)
     + x3 exp(-(t - x10)^2 x7) + x4 exp(-(t - x11)^2 x8)), t = (i - 1) / 10. f* = 4.01377e-2."""
     t = (_index(x, 65) - 1) / 10
-    y = (1.366, 1.191, 1.112, 1.013, 0.991, 0.885, 0.831, 0.847, 0.786, 0.725, 0.746,
-         0.679, 0.608, 0.655, 0.616, 0.606, 0.602, 0.626, 0.651, 0.724, 0.649, 0.649,
-         0.694, 0.644, 0.624, 0.661, 0.612, 0.558, 0.533, 0.495, 0.500, 0.423, 0.395,
-         0.375, 0.372, 0.391, 0.396, 0.405, 0.428, 0.429, 0.523, 0.562, 0.607, 0.653,
-         0.672, 0.708, 0.633, 0.668, 0.645, 0.632, 0.591, 0.559, 0.597, 0.625, 0.739,
-         0.710, 0.729, 0.720, 0.636, 0.581, 0.428, 0.292, 0.162, 0.098, 0.054)
+    y = (
+        1.366,
+        1.191,
+        1.112,
+        1.013,
+        0.991,
+        0.885,
+        0.831,
+        0.847,
+        0.786,
+        0.725,
+        0.746,
+        0.679,
+        0.608,
+        0.655,
+        0.616,
+        0.606,
+        0.602,
+        0.626,
+        0.651,
+        0.724,
+        0.649,
+        0.649,
+        0.694,
+        0.644,
+        0.624,
+        0.661,
+        0.612,
+        0.558,
+        0.533,
+        0.495,
+        0.500,
+        0.423,
+        0.395,
+        0.375,
+        0.372,
+        0.391,
+        0.396,
+        0.405,
+        0.428,
+        0.429,
+        0.523,
+        0.562,
+        0.607,
+        0.653,
+        0.672,
+        0.708,
+        0.633,
+        0.668,
+        0.645,
+        0.632,
+        0.591,
+        0.559,
+        0.597,
+        0.625,
+        0.739,
+        0.710,
+        0.729,
+        0.720,
+        0.636,
+        0.581,
+        0.428,
+        0.292,
+        0.162,
+        0.098,
+        0.054,
+    )
     bumps = x[1:4, None] * torch.exp(-((t - x[8:11, None]) ** 2) * x[5:8, None])
     return _data(x, y) - (x[0] * torch.exp(-t * x[4]) + bumps.sum(0))
 
@@ -271,10 +389,14 @@ def penalty2(x: Tensor) -> Tensor:
     n = x.shape[0]
     i = _index(x, n)[1:]
     y = torch.exp(i / 10) + torch.exp((i - 1) / 10)
-    return torch.cat([x[:1] - 0.2,
-                      math.sqrt(1e-5) * (torch.exp(x[1:] / 10) + torch.exp(x[:-1] / 10) - y),
-                      math.sqrt(1e-5) * (torch.exp(x[1:] / 10) - math.exp(-0.1)),
-                      ((n + 1 - _index(x, n)) @ x.square() - 1)[None]])
+    return torch.cat(
+        [
+            x[:1] - 0.2,
+            math.sqrt(1e-5) * (torch.exp(x[1:] / 10) + torch.exp(x[:-1] / 10) - y),
+            math.sqrt(1e-5) * (torch.exp(x[1:] / 10) - math.exp(-0.1)),
+            ((n + 1 - _index(x, n)) @ x.square() - 1)[None],
+        ]
+    )
 
 
 def variably_dimensioned(x: Tensor) -> Tensor:
@@ -400,8 +522,13 @@ PROBLEMS: tuple[Problem, ...] = (
     Problem("brown_dennis", 16, (25.0, 5.0, -5.0, -1.0), 85822.2, brown_dennis),
     Problem("osborne1", 17, (0.5, 1.5, -1.0, 0.01, 0.02), 5.46489e-5, osborne1),
     Problem("biggs_exp6", 18, (1.0, 2.0, 1.0, 1.0, 1.0, 1.0), 0.0, biggs_exp6),
-    Problem("osborne2", 19, (1.3, 0.65, 0.65, 0.7, 0.6, 3.0, 5.0, 7.0, 2.0, 4.5, 5.5),
-            4.01377e-2, osborne2),
+    Problem(
+        "osborne2",
+        19,
+        (1.3, 0.65, 0.65, 0.7, 0.6, 3.0, 5.0, 7.0, 2.0, 4.5, 5.5),
+        4.01377e-2,
+        osborne2,
+    ),
     Problem("watson_n6", 20, (0.0,) * 6, 2.28767e-3, watson),
     Problem("watson_n9", 20, (0.0,) * 9, 1.39976e-6, watson),
     Problem("extended_rosenbrock", 21, (-1.2, 1.0) * (_N // 2), 0.0, extended_rosenbrock),
@@ -410,8 +537,13 @@ PROBLEMS: tuple[Problem, ...] = (
     Problem("penalty1_n10", 23, tuple(map(float, range(1, 11))), 7.08765e-5, penalty1),
     Problem("penalty2_n4", 24, (0.5,) * 4, 9.37629e-6, penalty2),
     Problem("penalty2_n10", 24, (0.5,) * 10, 2.93660e-4, penalty2),
-    Problem("variably_dimensioned", 25, tuple(1 - j / _N for j in range(1, _N + 1)), 0.0,
-            variably_dimensioned),
+    Problem(
+        "variably_dimensioned",
+        25,
+        tuple(1 - j / _N for j in range(1, _N + 1)),
+        0.0,
+        variably_dimensioned,
+    ),
     Problem("trigonometric", 26, (1 / _N,) * _N, 0.0, trigonometric),
     Problem("brown_almost_linear", 27, (0.5,) * _N, 0.0, brown_almost_linear),
     Problem("discrete_boundary_value", 28, _mesh(_N), 0.0, discrete_boundary_value),
@@ -419,10 +551,20 @@ PROBLEMS: tuple[Problem, ...] = (
     Problem("broyden_tridiagonal", 30, (-1.0,) * _N, 0.0, broyden_tridiagonal),
     Problem("broyden_banded", 31, (-1.0,) * _N, 0.0, broyden_banded),
     Problem("linear_full_rank", 32, (1.0,) * _N, float(LINEAR_M - _N), linear_full_rank),
-    Problem("linear_rank1", 33, (1.0,) * _N,
-            LINEAR_M * (LINEAR_M - 1) / (2 * (2 * LINEAR_M + 1)), linear_rank1),
-    Problem("linear_rank1_zero", 34, (1.0,) * _N,
-            (LINEAR_M**2 + 3 * LINEAR_M - 6) / (2 * (2 * LINEAR_M - 3)), linear_rank1_zero),
+    Problem(
+        "linear_rank1",
+        33,
+        (1.0,) * _N,
+        LINEAR_M * (LINEAR_M - 1) / (2 * (2 * LINEAR_M + 1)),
+        linear_rank1,
+    ),
+    Problem(
+        "linear_rank1_zero",
+        34,
+        (1.0,) * _N,
+        (LINEAR_M**2 + 3 * LINEAR_M - 6) / (2 * (2 * LINEAR_M - 3)),
+        linear_rank1_zero,
+    ),
     Problem("chebyquad", 35, tuple(j / 9 for j in range(1, 9)), 3.51687e-3, chebyquad),
 )
 """The test set, in MGH number order."""

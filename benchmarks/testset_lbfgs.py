@@ -89,27 +89,38 @@ def run_scipy(problem: mgh.Problem, x0: torch.Tensor, budget: int) -> list[float
         values.append(f.item())
         return f.item(), xt.grad.numpy()
 
-    scipy.optimize.minimize(fun, x0.numpy(), jac=True, method="L-BFGS-B",
-                            options=dict(maxcor=HISTORY_SIZE, ftol=0.0, gtol=0.0,
-                                         maxfun=budget, maxiter=budget))
+    scipy.optimize.minimize(
+        fun,
+        x0.numpy(),
+        jac=True,
+        method="L-BFGS-B",
+        options=dict(maxcor=HISTORY_SIZE, ftol=0.0, gtol=0.0, maxfun=budget, maxiter=budget),
+    )
     return values[:budget]
 
 
-def run_fuse(problem: mgh.Problem, x0: torch.Tensor, budget: int,
-             full_batch: bool) -> list[float]:
+def run_fuse(problem: mgh.Problem, x0: torch.Tensor, budget: int, full_batch: bool) -> list[float]:
     """FUSE's L-BFGS phase, one iteration per step, until the budget or a step that
     changes nothing (converged, or no descent left)."""
     x = x0.clone().requires_grad_()
     record = Recorder(problem, x, budget)
-    opt = FUSE([x], theta=0.0, history_size=HISTORY_SIZE, full_batch=full_batch,
-               tolerance_grad=0.0, tolerance_change=0.0)
+    opt = FUSE(
+        [x],
+        theta=0.0,
+        history_size=HISTORY_SIZE,
+        full_batch=full_batch,
+        tolerance_grad=0.0,
+        tolerance_change=0.0,
+    )
     try:
         while True:
             before = opt.counters
             opt.step(record)
             after = opt.counters
-            if (after["lbfgs_iterations"] == before["lbfgs_iterations"]
-                    and after["line_search_failures"] == before["line_search_failures"]):
+            if (
+                after["lbfgs_iterations"] == before["lbfgs_iterations"]
+                and after["line_search_failures"] == before["line_search_failures"]
+            ):
                 break
     except Budget:
         pass
@@ -120,9 +131,15 @@ def run_torch(problem: mgh.Problem, x0: torch.Tensor, budget: int) -> list[float
     """``torch.optim.LBFGS``, one step that runs to the budget."""
     x = x0.clone().requires_grad_()
     record = Recorder(problem, x, budget)
-    opt = torch.optim.LBFGS([x], history_size=HISTORY_SIZE, line_search_fn="strong_wolfe",
-                            max_iter=budget, max_eval=budget, tolerance_grad=0.0,
-                            tolerance_change=0.0)
+    opt = torch.optim.LBFGS(
+        [x],
+        history_size=HISTORY_SIZE,
+        line_search_fn="strong_wolfe",
+        max_iter=budget,
+        max_eval=budget,
+        tolerance_grad=0.0,
+        tolerance_change=0.0,
+    )
     try:
         opt.step(record)
     except Budget:
@@ -144,8 +161,9 @@ def evaluations_to_solve(problem: mgh.Problem, values: Sequence[float]) -> int |
     return next((i for i, f in enumerate(values, 1) if math.isfinite(f) and f <= goal), None)
 
 
-def solve_all(scales: Sequence[float], budget: int,
-              methods: Sequence[str] = METHODS) -> list[dict[str, Any]]:
+def solve_all(
+    scales: Sequence[float], budget: int, methods: Sequence[str] = METHODS
+) -> list[dict[str, Any]]:
     """One record per problem and start scale: evaluations to solve per method."""
     records = []
     for scale in scales:
@@ -160,33 +178,47 @@ def solve_all(scales: Sequence[float], budget: int,
     return records
 
 
-def summarise(records: Sequence[dict[str, Any]], methods: Sequence[str] = METHODS
-              ) -> list[dict[str, Any]]:
+def summarise(
+    records: Sequence[dict[str, Any]], methods: Sequence[str] = METHODS
+) -> list[dict[str, Any]]:
     """Per start scale and method: problems solved, and the median over problems solved
     by both it and scipy of its evaluations / scipy's."""
     rows = []
     for scale in sorted({r["scale"] for r in records}):
         at_scale = [r for r in records if r["scale"] == scale]
         for method in methods:
-            ratios = [r[method] / r["scipy"] for r in at_scale
-                      if r[method] is not None and r["scipy"] is not None]
-            rows.append({"scale": scale, "method": method, "problems": len(at_scale),
-                         "solved": sum(r[method] is not None for r in at_scale),
-                         "both": len(ratios),
-                         "median_ratio": statistics.median(ratios) if ratios else None})
+            ratios = [
+                r[method] / r["scipy"]
+                for r in at_scale
+                if r[method] is not None and r["scipy"] is not None
+            ]
+            rows.append(
+                {
+                    "scale": scale,
+                    "method": method,
+                    "problems": len(at_scale),
+                    "solved": sum(r[method] is not None for r in at_scale),
+                    "both": len(ratios),
+                    "median_ratio": statistics.median(ratios) if ratios else None,
+                }
+            )
     return rows
 
 
 def markdown(rows: Sequence[dict[str, Any]]) -> str:
     """The summary as a markdown table."""
-    lines = ["| start | method | solved | solved by both | median evaluations / scipy's |",
-             "|---|---|---:|---:|---:|"]
+    lines = [
+        "| start | method | solved | solved by both | median evaluations / scipy's |",
+        "|---|---|---:|---:|---:|",
+    ]
     for row in rows:
         ratio = "" if row["median_ratio"] is None else f"{row['median_ratio']:.2f}"
         if row["method"] == "scipy":
             ratio = "1 (reference)"
-        lines.append(f"| {row['scale']:g} x0 | {row['method']} | {row['solved']} of "
-                     f"{row['problems']} | {row['both']} | {ratio} |")
+        lines.append(
+            f"| {row['scale']:g} x0 | {row['method']} | {row['solved']} of "
+            f"{row['problems']} | {row['both']} | {ratio} |"
+        )
     return "\n".join(lines)
 
 
@@ -194,8 +226,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run the comparison, print the table, write JSON when asked; return the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scales", nargs="+", type=float, default=[1.0, 10.0, 100.0])
-    parser.add_argument("--budget", type=int, default=3000,
-                        help="closure evaluations per run (default 3000)")
+    parser.add_argument(
+        "--budget", type=int, default=3000, help="closure evaluations per run (default 3000)"
+    )
     parser.add_argument("--out", default=None, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     if args.budget < 1:
@@ -204,10 +237,15 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     records = solve_all(args.scales, args.budget)
     rows = summarise(records)
     print(markdown(rows))
-    results = {"command": " ".join(["python", "benchmarks/testset_lbfgs.py", *(argv or [])]),
-               "torch": torch.__version__, "scipy": scipy.__version__,
-               "tolerance": TOLERANCE, "budget": args.budget, "summary": rows,
-               "records": records}
+    results = {
+        "command": " ".join(["python", "benchmarks/testset_lbfgs.py", *(argv or [])]),
+        "torch": torch.__version__,
+        "scipy": scipy.__version__,
+        "tolerance": TOLERANCE,
+        "budget": args.budget,
+        "summary": rows,
+        "records": records,
+    }
     if args.out is not None:
         Path(args.out).write_text(json.dumps(results, indent=2), encoding="utf-8")
     return results

@@ -99,10 +99,10 @@ class _Point(NamedTuple):
     """A point :math:`x_0 + t d` of a line search: host scalars and device tensors."""
 
     t: float
-    f: float              # loss (host)
-    gtd: float            # directional derivative g^T d (host)
-    g: Tensor             # flat gradient (device)
-    loss: Tensor          # loss averaged over ranks, detached (device)
+    f: float  # loss (host)
+    gtd: float  # directional derivative g^T d (host)
+    g: Tensor  # flat gradient (device)
+    loss: Tensor  # loss averaged over ranks, detached (device)
     closure_loss: Tensor  # the closure's own return value
 
     @property
@@ -119,8 +119,9 @@ def _check_numbers(**values: Any) -> None:
     """Each value must be a finite real number (a bool, a string or NaN is not)."""
     for name, value in values.items():
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        _check(number and math.isfinite(value), name,
-               f"must be a finite real number, got {value!r}")
+        _check(
+            number and math.isfinite(value), name, f"must be a finite real number, got {value!r}"
+        )
 
 
 class FUSE(Optimizer):
@@ -214,56 +215,115 @@ class FUSE(Optimizer):
         distributed: bool | None = None,
         process_group: dist.ProcessGroup | None = None,
     ) -> None:
-        _check_numbers(lr=float(lr) if isinstance(lr, Tensor) else lr, eps=eps,
-                       weight_decay=weight_decay, grad_threshold=grad_threshold,
-                       min_delta=min_delta, lbfgs_lr=lbfgs_lr, c1=c1, c2=c2,
-                       tolerance_grad=tolerance_grad, tolerance_change=tolerance_change,
-                       curvature_eps=curvature_eps)
+        _check_numbers(
+            lr=float(lr) if isinstance(lr, Tensor) else lr,
+            eps=eps,
+            weight_decay=weight_decay,
+            grad_threshold=grad_threshold,
+            min_delta=min_delta,
+            lbfgs_lr=lbfgs_lr,
+            c1=c1,
+            c2=c2,
+            tolerance_grad=tolerance_grad,
+            tolerance_change=tolerance_change,
+            curvature_eps=curvature_eps,
+        )
         _check(len(betas) == 2, "betas", f"must be two numbers, got {betas!r}")
         _check_numbers(betas=betas[0])
         _check_numbers(betas=betas[1])
         _check(lr >= 0.0, "lr", f"must be >= 0, got {lr}")
         _check(eps >= 0.0, "eps", f"must be >= 0, got {eps}")
-        _check(len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas), "betas",
-               f"must be two values in [0, 1), got {betas}")
+        _check(
+            len(betas) == 2 and all(0.0 <= b < 1.0 for b in betas),
+            "betas",
+            f"must be two values in [0, 1), got {betas}",
+        )
         _check(weight_decay >= 0.0, "weight_decay", f"must be >= 0, got {weight_decay}")
-        _check(callable(theta) or 0.0 <= theta <= 1.0, "theta",
-               f"must be in [0, 1] or a callable, got {theta}")
-        _check(switch is None or switch in SWITCH_RULES, "switch",
-               f"must be None or one of {SWITCH_RULES}, got {switch!r}")
-        _check(switch is None or (not callable(theta) and theta == 1.0), "theta",
-               "must stay 1 with a switch rule: FUSE-PV sets theta to 1, then 0")
-        _check(isinstance(switch_epoch, int) and switch_epoch >= 0, "switch_epoch",
-               f"must be an int >= 0, got {switch_epoch!r}")
-        _check(switch_step is None or (isinstance(switch_step, int) and switch_step >= 0),
-               "switch_step", f"must be None or an int >= 0, got {switch_step!r}")
+        _check(
+            callable(theta) or 0.0 <= theta <= 1.0,
+            "theta",
+            f"must be in [0, 1] or a callable, got {theta}",
+        )
+        _check(
+            switch is None or switch in SWITCH_RULES,
+            "switch",
+            f"must be None or one of {SWITCH_RULES}, got {switch!r}",
+        )
+        _check(
+            switch is None or (not callable(theta) and theta == 1.0),
+            "theta",
+            "must stay 1 with a switch rule: FUSE-PV sets theta to 1, then 0",
+        )
+        _check(
+            isinstance(switch_epoch, int) and switch_epoch >= 0,
+            "switch_epoch",
+            f"must be an int >= 0, got {switch_epoch!r}",
+        )
+        _check(
+            switch_step is None or (isinstance(switch_step, int) and switch_step >= 0),
+            "switch_step",
+            f"must be None or an int >= 0, got {switch_step!r}",
+        )
         _check(grad_threshold > 0.0, "grad_threshold", f"must be > 0, got {grad_threshold}")
-        _check(isinstance(warmup_epochs, int) and warmup_epochs >= 0, "warmup_epochs",
-               f"must be an int >= 0, got {warmup_epochs!r}")
-        _check(isinstance(patience, int) and patience >= 1, "patience",
-               f"must be an int >= 1, got {patience!r}")
+        _check(
+            isinstance(warmup_epochs, int) and warmup_epochs >= 0,
+            "warmup_epochs",
+            f"must be an int >= 0, got {warmup_epochs!r}",
+        )
+        _check(
+            isinstance(patience, int) and patience >= 1,
+            "patience",
+            f"must be an int >= 1, got {patience!r}",
+        )
         _check(min_delta >= 0.0, "min_delta", f"must be >= 0, got {min_delta}")
-        _check(lbfgs_lr > 0.0 and math.isfinite(lbfgs_lr), "lbfgs_lr",
-               f"must be finite and > 0, got {lbfgs_lr}")
-        _check(isinstance(history_size, int) and history_size >= 1, "history_size",
-               f"must be an int >= 1, got {history_size!r}")
-        _check(line_search in LINE_SEARCHES, "line_search",
-               f"must be one of {LINE_SEARCHES}, got {line_search!r}")
-        _check(isinstance(max_iter, int) and max_iter >= 1, "max_iter",
-               f"must be an int >= 1, got {max_iter!r}")
-        _check(max_eval is None or (isinstance(max_eval, int) and max_eval >= 1), "max_eval",
-               f"must be None or an int >= 1, got {max_eval!r}")
-        _check(isinstance(max_ls, int) and max_ls >= 1, "max_ls",
-               f"must be an int >= 1, got {max_ls!r}")
+        _check(
+            lbfgs_lr > 0.0 and math.isfinite(lbfgs_lr),
+            "lbfgs_lr",
+            f"must be finite and > 0, got {lbfgs_lr}",
+        )
+        _check(
+            isinstance(history_size, int) and history_size >= 1,
+            "history_size",
+            f"must be an int >= 1, got {history_size!r}",
+        )
+        _check(
+            line_search in LINE_SEARCHES,
+            "line_search",
+            f"must be one of {LINE_SEARCHES}, got {line_search!r}",
+        )
+        _check(
+            isinstance(max_iter, int) and max_iter >= 1,
+            "max_iter",
+            f"must be an int >= 1, got {max_iter!r}",
+        )
+        _check(
+            max_eval is None or (isinstance(max_eval, int) and max_eval >= 1),
+            "max_eval",
+            f"must be None or an int >= 1, got {max_eval!r}",
+        )
+        _check(
+            isinstance(max_ls, int) and max_ls >= 1,
+            "max_ls",
+            f"must be an int >= 1, got {max_ls!r}",
+        )
         _check(0.0 < c1 < c2 < 1.0, "c1, c2", f"need 0 < c1 < c2 < 1, got {c1}, {c2}")
         _check(tolerance_grad >= 0.0, "tolerance_grad", "must be >= 0")
         _check(tolerance_change >= 0.0, "tolerance_change", "must be >= 0")
         _check(curvature_eps >= 0.0, "curvature_eps", "must be >= 0")
 
-        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                        amsgrad=amsgrad, foreach=foreach, maximize=False,
-                        capturable=False, differentiable=False, fused=None,
-                        lbfgs_lr=lbfgs_lr)
+        defaults = dict(
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            foreach=foreach,
+            maximize=False,
+            capturable=False,
+            differentiable=False,
+            fused=None,
+            lbfgs_lr=lbfgs_lr,
+        )
         super().__init__(params, defaults)
 
         self._theta = theta
@@ -317,23 +377,29 @@ class FUSE(Optimizer):
             "failed_searches_in_a_row": 0,
             "nonfinite_recoveries": 0,
             # rule bookkeeping
-            "grad_norm_sum": None,   # device tensor, sum of per-step gradient norms
+            "grad_norm_sum": None,  # device tensor, sum of per-step gradient norms
             "grad_norm_steps": 0,
             "last_epoch_grad_norm": None,
             "best_loss": None,
             "epochs_without_improvement": 0,
             "nonfinite_monitored_losses": 0,
             # L-BFGS history (see _ensure_history): pairs W, their products, gamma
-            "W": None, "products": None, "gamma": None,
-            "history_len": 0, "history_next": 0, "products_len": 0, "pending_pair": False,
+            "W": None,
+            "products": None,
+            "gamma": None,
+            "history_len": 0,
+            "history_next": 0,
+            "products_len": 0,
+            "pending_pair": False,
         }
 
     def state_dict(self) -> dict[str, Any]:
         """Adam per-parameter state and param groups (as torch), plus key ``"fuse"``: the
         phase, counters and a copy of the L-BFGS history (later steps do not change it)."""
         state = super().state_dict()
-        state["fuse"] = {k: (v.clone() if isinstance(v, Tensor) else v)
-                         for k, v in self._fuse.items()}
+        state["fuse"] = {
+            k: (v.clone() if isinstance(v, Tensor) else v) for k, v in self._fuse.items()
+        }
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -341,13 +407,17 @@ class FUSE(Optimizer):
         state_dict = dict(state_dict)
         fuse_state = state_dict.pop("fuse", None)
         if fuse_state is None:
-            raise KeyError("FUSE.load_state_dict: the state dict has no 'fuse' entry; "
-                           "it was not saved by FUSE.state_dict()")
+            raise KeyError(
+                "FUSE.load_state_dict: the state dict has no 'fuse' entry; "
+                "it was not saved by FUSE.state_dict()"
+            )
         self._check_fits(state_dict, fuse_state)
         super().load_state_dict(state_dict)
         device = self._params[0].device
-        self._fuse = {k: (v.to(device=device, copy=True) if isinstance(v, Tensor) else v)
-                      for k, v in fuse_state.items()}
+        self._fuse = {
+            k: (v.to(device=device, copy=True) if isinstance(v, Tensor) else v)
+            for k, v in fuse_state.items()
+        }
         self._last_evaluation = None
 
     def _check_fits(self, state_dict: dict[str, Any], fuse_state: dict[str, Any]) -> None:
@@ -356,27 +426,35 @@ class FUSE(Optimizer):
         size or dtype of the L-BFGS history, or ``history_size``."""
         saved_ids = [i for group in state_dict["param_groups"] for i in group["params"]]
         if len(saved_ids) != len(self._params):
-            raise ValueError(f"FUSE.load_state_dict: the state dict holds {len(saved_ids)} "
-                             f"parameters, this optimizer has {len(self._params)}")
+            raise ValueError(
+                f"FUSE.load_state_dict: the state dict holds {len(saved_ids)} "
+                f"parameters, this optimizer has {len(self._params)}"
+            )
         for index, (saved_id, p) in enumerate(zip(saved_ids, self._params)):
             moment = state_dict["state"].get(saved_id, {}).get("exp_avg")
             if moment is not None and (moment.shape != p.shape or moment.dtype != p.dtype):
-                raise ValueError(f"FUSE.load_state_dict: parameter {index} is "
-                                 f"{tuple(p.shape)} {p.dtype}, the state dict's is "
-                                 f"{tuple(moment.shape)} {moment.dtype}")
+                raise ValueError(
+                    f"FUSE.load_state_dict: parameter {index} is "
+                    f"{tuple(p.shape)} {p.dtype}, the state dict's is "
+                    f"{tuple(moment.shape)} {moment.dtype}"
+                )
         history = fuse_state.get("W")
         if history is None:
             return
         if history.shape[0] != 2 * self._history_size:
-            raise ValueError(f"FUSE argument 'history_size': the state dict was saved with "
-                             f"history_size={history.shape[0] // 2}, this optimizer has "
-                             f"{self._history_size}")
+            raise ValueError(
+                f"FUSE argument 'history_size': the state dict was saved with "
+                f"history_size={history.shape[0] // 2}, this optimizer has "
+                f"{self._history_size}"
+            )
         n, row = sum(self._sizes), history.shape[1]
         p0 = self._params[0]
         if not n <= row < n + 64 // p0.element_size() or history.dtype != p0.dtype:
-            raise ValueError(f"FUSE.load_state_dict: the L-BFGS history was saved for "
-                             f"{row} values of {history.dtype} (padded), these parameters "
-                             f"are {n} values of {p0.dtype}")
+            raise ValueError(
+                f"FUSE.load_state_dict: the L-BFGS history was saved for "
+                f"{row} values of {history.dtype} (padded), these parameters "
+                f"are {n} values of {p0.dtype}"
+            )
 
     # ------------------------------------------------------------ observers
     @property
@@ -400,10 +478,22 @@ class FUSE(Optimizer):
         searches that found no point with sufficient decrease (the step was undone and
         the history cleared); ``nonfinite_recoveries``: steps whose starting point was
         not finite (undone, history cleared)."""
-        keys = ("phase", "step", "epoch", "switch_step", "switch_epoch", "switch_reason",
-                "closure_evals", "reused_evaluations", "lbfgs_iterations", "history_len",
-                "skipped_pairs", "nonfinite_trials", "line_search_failures",
-                "nonfinite_recoveries")
+        keys = (
+            "phase",
+            "step",
+            "epoch",
+            "switch_step",
+            "switch_epoch",
+            "switch_reason",
+            "closure_evals",
+            "reused_evaluations",
+            "lbfgs_iterations",
+            "history_len",
+            "skipped_pairs",
+            "nonfinite_trials",
+            "line_search_failures",
+            "nonfinite_recoveries",
+        )
         return {k: (self.phase if k == "phase" else self._fuse[k]) for k in keys}
 
     # ------------------------------------------------------------------- step
@@ -419,9 +509,11 @@ class FUSE(Optimizer):
         """
         fuse = self._fuse
         if closure is None and self._needs_lbfgs:
-            raise TypeError("FUSE.step: this optimizer will take L-BFGS steps (theta < 1 or "
-                            "a switch rule), which re-evaluate the mini-batch: pass the "
-                            "argument 'closure' from the first step on")
+            raise TypeError(
+                "FUSE.step: this optimizer will take L-BFGS steps (theta < 1 or "
+                "a switch rule), which re-evaluate the mini-batch: pass the "
+                "argument 'closure' from the first step on"
+            )
         theta = self._current_theta()
         if theta == 1.0:
             loss = self._adam_step(closure)
@@ -454,17 +546,18 @@ class FUSE(Optimizer):
             if warm and fuse["last_epoch_grad_norm"] < self._grad_threshold:
                 return self._switch_to_lbfgs(
                     f"epoch-mean gradient norm {fuse['last_epoch_grad_norm']:.4g} < "
-                    f"grad_threshold={self._grad_threshold}")
+                    f"grad_threshold={self._grad_threshold}"
+                )
         if rule == "loss":
             if monitored_loss is None:
-                raise TypeError("FUSE.end_epoch: switch='loss' needs the argument "
-                                "'monitored_loss'")
+                raise TypeError("FUSE.end_epoch: switch='loss' needs the argument 'monitored_loss'")
             self._track_loss(self._all_ranks_mean(monitored_loss))
             if warm and fuse["epochs_without_improvement"] >= self._patience:
                 return self._switch_to_lbfgs(
                     f"no relative improvement > {self._min_delta} in the monitored loss "
                     f"for {fuse['epochs_without_improvement']} epochs "
-                    f"(patience={self._patience})")
+                    f"(patience={self._patience})"
+                )
         return False
 
     # ------------------------------------------------------------- schedule
@@ -486,16 +579,22 @@ class FUSE(Optimizer):
         if self._switch_step is not None:
             if fuse["step"] >= self._switch_step:
                 return self._switch_to_lbfgs(
-                    f"step {fuse['step']} >= switch_step={self._switch_step}")
+                    f"step {fuse['step']} >= switch_step={self._switch_step}"
+                )
         elif fuse["epoch"] >= self._switch_epoch:
             return self._switch_to_lbfgs(
-                f"epoch {fuse['epoch']} >= switch_epoch={self._switch_epoch}")
+                f"epoch {fuse['epoch']} >= switch_epoch={self._switch_epoch}"
+            )
         return False
 
     def _switch_to_lbfgs(self, reason: str) -> bool:
         fuse = self._fuse
-        fuse.update(phase=_LBFGS_PHASE, switch_step=fuse["step"],
-                    switch_epoch=fuse["epoch"], switch_reason=reason)
+        fuse.update(
+            phase=_LBFGS_PHASE,
+            switch_step=fuse["step"],
+            switch_epoch=fuse["epoch"],
+            switch_reason=reason,
+        )
         return True
 
     def _track_loss(self, loss: Tensor) -> None:
@@ -541,8 +640,9 @@ class FUSE(Optimizer):
             self._accumulate_grad_norm(grads_seen)
         return loss
 
-    def _adam_update(self, group: dict[str, Any], params: list[Tensor],
-                     grads: list[Tensor]) -> None:
+    def _adam_update(
+        self, group: dict[str, Any], params: list[Tensor], grads: list[Tensor]
+    ) -> None:
         """Exactly :class:`torch.optim.Adam`'s update, through its functional kernel."""
         if not params:
             return
@@ -558,24 +658,39 @@ class FUSE(Optimizer):
                 state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 if group["amsgrad"]:
                     state["max_exp_avg_sq"] = torch.zeros_like(
-                        p, memory_format=torch.preserve_format)
+                        p, memory_format=torch.preserve_format
+                    )
             exp_avgs.append(state["exp_avg"])
             exp_avg_sqs.append(state["exp_avg_sq"])
             if group["amsgrad"]:
                 max_exp_avg_sqs.append(state["max_exp_avg_sq"])
             steps.append(state["step"])
         beta1, beta2 = group["betas"]
-        adam_functional(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, steps,
-                        foreach=group["foreach"], amsgrad=group["amsgrad"], beta1=beta1,
-                        beta2=beta2, lr=group["lr"], weight_decay=group["weight_decay"],
-                        eps=group["eps"], maximize=False,
-                        has_complex=any(torch.is_complex(p) for p in params))
+        adam_functional(
+            params,
+            grads,
+            exp_avgs,
+            exp_avg_sqs,
+            max_exp_avg_sqs,
+            steps,
+            foreach=group["foreach"],
+            amsgrad=group["amsgrad"],
+            beta1=beta1,
+            beta2=beta2,
+            lr=group["lr"],
+            weight_decay=group["weight_decay"],
+            eps=group["eps"],
+            maximize=False,
+            has_complex=any(torch.is_complex(p) for p in params),
+        )
 
     def _accumulate_grad_norm(self, grads: list[Tensor]) -> None:
         """Add :math:`\\lVert g\\rVert_2` of this step to a device accumulator (no sync)."""
         fuse = self._fuse
         norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-        fuse["grad_norm_sum"] = norm if fuse["grad_norm_sum"] is None else fuse["grad_norm_sum"] + norm
+        fuse["grad_norm_sum"] = (
+            norm if fuse["grad_norm_sum"] is None else fuse["grad_norm_sum"] + norm
+        )
         fuse["grad_norm_steps"] += 1
 
     # ----------------------------------------------------------- L-BFGS phase
@@ -598,7 +713,8 @@ class FUSE(Optimizer):
         for _ in range(self._max_iter if theta == 0.0 else 1):
             d = self._direction(g)
             f, gtd, g_max, d_max, dd = self._to_host(
-                loss, g.dot(d), g.abs().max(), d.abs().max(), d.dot(d))
+                loss, g.dot(d), g.abs().max(), d.abs().max(), d.dot(d)
+            )
             if not (math.isfinite(f) and math.isfinite(gtd)):
                 self._recover(x_start)
                 if x_start is x_k:  # this batch's loss or gradient at x_k: no Adam step
@@ -623,11 +739,14 @@ class FUSE(Optimizer):
             fuse["failed_searches_in_a_row"] = 0
             t = point.t
             self._store_pair(t, d, g, point.g, ys_host=t * (point.gtd - gtd), ss_host=t * t * dd)
-            converged = (abs(point.f - f) < self._tolerance_change
-                         or t * d_max <= self._tolerance_change)
+            converged = (
+                abs(point.f - f) < self._tolerance_change or t * d_max <= self._tolerance_change
+            )
             loss, g, here = point.loss, point.g, (point.closure_loss, point.loss, point.g)
-            out_of_evals = (self._max_eval is not None
-                            and fuse["closure_evals"] - evals_before >= self._max_eval)
+            out_of_evals = (
+                self._max_eval is not None
+                and fuse["closure_evals"] - evals_before >= self._max_eval
+            )
             if converged or out_of_evals:
                 break
             x_start = torch.add(x_start, d, alpha=t)
@@ -657,9 +776,12 @@ class FUSE(Optimizer):
             if self._lbfgs_lr_scheduled and "initial_lr" in group:
                 lr = lr * group["lr"] / group["initial_lr"]
             values.add(float(lr))
-        _check(len(values) == 1, "lbfgs_lr",
-               f"the param groups disagree ({sorted(values)}); the L-BFGS phase takes one "
-               "step length for all parameters")
+        _check(
+            len(values) == 1,
+            "lbfgs_lr",
+            f"the param groups disagree ({sorted(values)}); the L-BFGS phase takes one "
+            "step length for all parameters",
+        )
         (lr,) = values
         _check(math.isfinite(lr) and lr > 0.0, "lbfgs_lr", f"must be > 0, got {lr}")
         return lr
@@ -682,8 +804,9 @@ class FUSE(Optimizer):
         return tuple(p._version for p in self._params)
 
     # ------------------------------------------------------------- line search
-    def _take_step(self, closure, x0: Tensor, d: Tensor, t0: float, start: "_Point",
-                   d_max: float) -> "_Point | None":
+    def _take_step(
+        self, closure, x0: Tensor, d: Tensor, t0: float, start: _Point, d_max: float
+    ) -> _Point | None:
         """Step along ``d`` from ``x0``: the accepted point, with the parameters left
         there, or ``None`` when no usable point was found (parameters undefined)."""
         if self._line_search is None:
@@ -695,15 +818,16 @@ class FUSE(Optimizer):
             return None
         return self._strong_wolfe(closure, x0, d, t0, start, d_max)
 
-    def _trial(self, closure, x0: Tensor, d: Tensor, t: float) -> "_Point":
+    def _trial(self, closure, x0: Tensor, d: Tensor, t: float) -> _Point:
         """Evaluate the closure at :math:`x_0 + t d`: one host read of :math:`(f, g^\\top d)`."""
         self._set_params(x0, d, t)
         closure_loss, loss, g = self._evaluate(closure)
         f, gtd = self._to_host(loss, g.dot(d))
         return _Point(t, f, gtd, g, loss, closure_loss)
 
-    def _strong_wolfe(self, closure, x0: Tensor, d: Tensor, t: float, start: "_Point",
-                      d_max: float) -> "_Point | None":
+    def _strong_wolfe(
+        self, closure, x0: Tensor, d: Tensor, t: float, start: _Point, d_max: float
+    ) -> _Point | None:
         """Strong-Wolfe line search: bracketing (N&W Alg. 3.5), then zoom (Alg. 3.6).
 
         Accepts :math:`t` with :math:`f(x_0+td) \\le f_0 + c_1 t g_0^\\top d` and
@@ -737,8 +861,15 @@ class FUSE(Optimizer):
             if point.gtd >= 0:
                 low, high = point, prev
                 break
-            t = _cubic_minimizer(prev.t, prev.f, prev.gtd, point.t, point.f, point.gtd,
-                                 bounds=(point.t + 0.01 * (point.t - prev.t), 10.0 * point.t))
+            t = _cubic_minimizer(
+                prev.t,
+                prev.f,
+                prev.gtd,
+                point.t,
+                point.f,
+                point.gtd,
+                bounds=(point.t + 0.01 * (point.t - prev.t), 10.0 * point.t),
+            )
             prev = point
         insufficient_progress = False
         while low is not None and evals < self._max_ls:
@@ -772,7 +903,7 @@ class FUSE(Optimizer):
         self._set_params(x0, d, best.t)
         return best
 
-    def _counted_trial(self, closure, x0: Tensor, d: Tensor, t: float) -> "_Point":
+    def _counted_trial(self, closure, x0: Tensor, d: Tensor, t: float) -> _Point:
         """A trial of the line search; a non-finite one is counted and marked
         :math:`f = +\\infty` (a value, not an error: it bounds the bracket)."""
         point = self._trial(closure, x0, d, t)
@@ -781,8 +912,7 @@ class FUSE(Optimizer):
         self._fuse["nonfinite_trials"] += 1
         return point._replace(f=math.inf, gtd=math.nan)
 
-    def _blend(self, x_k: Tensor, g_k: Tensor, t: float, d: Tensor | None,
-               theta: float) -> None:
+    def _blend(self, x_k: Tensor, g_k: Tensor, t: float, d: Tensor | None, theta: float) -> None:
         """:math:`x_{k+1} = \\theta x^{Adam}_{k+1} + (1-\\theta)(x_k + t d_k)`, the Adam
         step taken from :math:`x_k` with the gradient :math:`g_k` of the same batch."""
         params = self._params
@@ -824,7 +954,7 @@ class FUSE(Optimizer):
 
     def _chronological(self, slot_values: Tensor) -> Tensor:
         """``(..., m)`` values per slot -> the held pairs' values, oldest first."""
-        return slot_values.roll(-self._oldest_slot(), dims=-1)[..., :self._fuse["history_len"]]
+        return slot_values.roll(-self._oldest_slot(), dims=-1)[..., : self._fuse["history_len"]]
 
     def _direction(self, g: Tensor) -> Tensor:
         """:math:`d = -H g` from the compact representation of Byrd, Nocedal & Schnabel
@@ -863,8 +993,9 @@ class FUSE(Optimizer):
         coefficients = coefficients.roll(self._oldest_slot(), dims=1).view(2 * m)
         return torch.addmv(g * gamma, W.T, coefficients.to(g.dtype)).neg_()
 
-    def _store_pair(self, t: float, d: Tensor, g: Tensor, g_new: Tensor,
-                    ys_host: float, ss_host: float) -> None:
+    def _store_pair(
+        self, t: float, d: Tensor, g: Tensor, g_new: Tensor, ys_host: float, ss_host: float
+    ) -> None:
         """Write :math:`(s, y) = (t d, g_{new} - g)` into the next slot unless
         :math:`s^\\top y \\le \\varepsilon s^\\top s` (tested on host scalars the line search
         already read). Its products with the other pairs are computed with the next
@@ -914,12 +1045,16 @@ class FUSE(Optimizer):
         p0 = self._params[0]
         for p in self._params:
             if p.device != p0.device or p.dtype != p0.dtype:
-                raise ValueError("FUSE argument 'params': the L-BFGS phase needs all "
-                                 "parameters on one device with one dtype, got "
-                                 f"{p0.device}/{p0.dtype} and {p.device}/{p.dtype}")
+                raise ValueError(
+                    "FUSE argument 'params': the L-BFGS phase needs all "
+                    "parameters on one device with one dtype, got "
+                    f"{p0.device}/{p0.dtype} and {p.device}/{p.dtype}"
+                )
             if torch.is_complex(p):
-                raise ValueError("FUSE argument 'params': complex parameters are not "
-                                 "supported by the L-BFGS phase")
+                raise ValueError(
+                    "FUSE argument 'params': complex parameters are not "
+                    "supported by the L-BFGS phase"
+                )
 
     def _unflatten(self, flat: Tensor) -> list[Tensor]:
         return [v.view_as(p) for v, p in zip(flat.split(self._sizes), self._params)]
@@ -940,12 +1075,16 @@ class FUSE(Optimizer):
             loss = closure()
         self._fuse["closure_evals"] += 1
         if all(p.grad is None for p in self._params):
-            raise RuntimeError("FUSE.step: the closure left no gradient: it must call "
-                               "loss.backward() (after zero_grad) and return the loss")
+            raise RuntimeError(
+                "FUSE.step: the closure left no gradient: it must call "
+                "loss.backward() (after zero_grad) and return the loss"
+            )
         if any(p.grad is not None and p.grad.is_sparse for p in self._params):
             raise RuntimeError("FUSE does not support sparse gradients (L-BFGS phase)")
-        grads = [p.grad.reshape(-1) if p.grad is not None else p.new_zeros(p.numel())
-                 for p in self._params]
+        grads = [
+            p.grad.reshape(-1) if p.grad is not None else p.new_zeros(p.numel())
+            for p in self._params
+        ]
         return loss, self._all_ranks_mean(loss), torch.cat(grads)
 
     def _all_ranks_mean(self, value: Tensor | float) -> Tensor:
@@ -954,8 +1093,11 @@ class FUSE(Optimizer):
         value = torch.as_tensor(value).detach().to(self._params[0].device)
         enabled = self._distributed
         if enabled is None:
-            enabled = (dist.is_available() and dist.is_initialized()
-                       and dist.get_world_size(self._process_group) > 1)
+            enabled = (
+                dist.is_available()
+                and dist.is_initialized()
+                and dist.get_world_size(self._process_group) > 1
+            )
         if not enabled:
             return value
         value = value.clone()
@@ -975,8 +1117,15 @@ def _host_step_dtype() -> torch.dtype:
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
-def _cubic_minimizer(t1: float, f1: float, g1: float, t2: float, f2: float, g2: float,
-                     bounds: tuple[float, float] | None = None) -> float:
+def _cubic_minimizer(
+    t1: float,
+    f1: float,
+    g1: float,
+    t2: float,
+    f2: float,
+    g2: float,
+    bounds: tuple[float, float] | None = None,
+) -> float:
     """Minimiser of the cubic through :math:`(t_1, f_1, g_1)` and :math:`(t_2, f_2, g_2)`
     (N&W Eq. 3.59), clipped to ``bounds`` (default: the interval between the points).
 

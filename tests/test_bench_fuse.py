@@ -24,8 +24,9 @@ def test_bench_fuse_main_runs_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
     threads = torch.get_num_threads()
     try:  # one thread: quick even on a busy CI machine; restored for the other tests
-        results = load_bench().main(["--repeats", "2", "--lbfgs-repeats", "1",
-                                     "--threads", "1", "--out", str(out)])
+        results = load_bench().main(
+            ["--repeats", "2", "--lbfgs-repeats", "1", "--threads", "1", "--out", str(out)]
+        )
     finally:
         torch.set_num_threads(threads)
 
@@ -33,9 +34,13 @@ def test_bench_fuse_main_runs_and_writes_json(tmp_path, capsys):
     assert "| model | metric |" in capsys.readouterr().out
     rows = {(row["model"], row["metric"]): row for row in results["rows"]}
     for model in ("cnn", "mlp"):
-        for metric in ("Adam step, foreach=True", "Adam step, foreach=None",
-                       "L-BFGS closure evals / iteration", "L-BFGS time / iteration",
-                       "L-BFGS time / closure eval"):
+        for metric in (
+            "Adam step, foreach=True",
+            "Adam step, foreach=None",
+            "L-BFGS closure evals / iteration",
+            "L-BFGS time / iteration",
+            "L-BFGS time / closure eval",
+        ):
             row = rows[(model, metric)]
             assert math.isfinite(row["ratio"]) and row["ratio"] > 0
         assert (model, "L-BFGS overhead / iteration") in rows  # a noisy estimate

@@ -27,8 +27,9 @@ MIRROR = Path(os.environ.get("FUSE_DATA_MIRROR", ROOT.parent / "shared" / "datas
 FASHION = data.REGISTRY["fashion_mnist"][0].files
 # torchvision 0.29 deprecates its JPEG codec in favour of TorchCodec; it still works.
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding and encoding:DeprecationWarning")
-needs_mirror = pytest.mark.skipif(not (MIRROR / "fashion-mnist").is_dir(),
-                                  reason=f"no local dataset mirror at {MIRROR}")
+needs_mirror = pytest.mark.skipif(
+    not (MIRROR / "fashion-mnist").is_dir(), reason=f"no local dataset mirror at {MIRROR}"
+)
 
 
 class NetworkUsed(Exception):
@@ -38,8 +39,10 @@ class NetworkUsed(Exception):
 @pytest.fixture(autouse=True)
 def no_network(monkeypatch):
     """Safety net: any download attempt fails the test; no mirror comes from the environment."""
+
     def refuse(*args, **kwargs):
         raise NetworkUsed(f"a test tried to download: {args}")
+
     monkeypatch.setattr(data, "download_url", refuse)
     monkeypatch.setattr(torchvision.datasets.utils, "download_url", refuse)
     monkeypatch.setattr("urllib.request.urlopen", refuse)
@@ -53,8 +56,9 @@ def files_under(path: Path) -> set[str]:
 def use_fake_source(monkeypatch, dataset: str, source: str, archive: Path) -> None:
     """Make the registry's only source for ``dataset`` the file ``archive`` (under data/)."""
     original = next(s for s in data.REGISTRY[dataset] if s.name == source)
-    raw = dataclasses.replace(original.files[0], algorithm="sha256",
-                              checksum=data.checksum(archive, "sha256"), urls=())
+    raw = dataclasses.replace(
+        original.files[0], algorithm="sha256", checksum=data.checksum(archive, "sha256"), urls=()
+    )
     monkeypatch.setitem(data.REGISTRY, dataset, (dataclasses.replace(original, files=(raw,)),))
 
 
@@ -70,8 +74,11 @@ def fake_jpeg_tar(path: Path, per_class: int = 2) -> None:
             for label, name in reversed(list(enumerate(data.CIFAR10_CLASSES))):
                 for index in reversed(range(per_class)):
                     image = torch.tensor(colour(label, index), dtype=torch.uint8)
-                    payload = encode_jpeg(image.view(3, 1, 1).expand(3, 32, 32).contiguous(),
-                                          quality=95).numpy().tobytes()
+                    payload = (
+                        encode_jpeg(image.view(3, 1, 1).expand(3, 32, 32).contiguous(), quality=95)
+                        .numpy()
+                        .tobytes()
+                    )
                     member = tarfile.TarInfo(f"{split}/{name}/{index:04d}.jpg")
                     member.size = len(payload)
                     tar.addfile(member, io.BytesIO(payload))
@@ -79,6 +86,7 @@ def fake_jpeg_tar(path: Path, per_class: int = 2) -> None:
 
 def fake_official_tar(path: Path, per_batch: int = 3) -> None:
     """A tiny ``cifar-10-python.tar.gz``: pickled batches as in the official archive."""
+
     def add(tar, name, obj):
         payload = pickle.dumps(obj)
         member = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
@@ -88,8 +96,11 @@ def fake_official_tar(path: Path, per_batch: int = 3) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(path, "w:gz") as tar:
         for i, name in enumerate([f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]):
-            add(tar, name, {"data": np.full((per_batch, 3072), i, dtype=np.uint8),
-                            "labels": [i] * per_batch})
+            add(
+                tar,
+                name,
+                {"data": np.full((per_batch, 3072), i, dtype=np.uint8), "labels": [i] * per_batch},
+            )
         add(tar, "batches.meta", {"label_names": list(data.CIFAR10_CLASSES)})
         add(tar, "readme.html", "not a pickle of a batch")
 
@@ -111,12 +122,15 @@ def test_fetch_from_mirror_verifies_then_keeps(tmp_path):
 def test_mirror_comes_from_the_environment(tmp_path, monkeypatch):
     mirror = tmp_path / "mirror"
     fake_jpeg_tar(mirror / "cifar10-jpeg" / "cifar10-jpeg.tar.gz")
-    use_fake_source(monkeypatch, "cifar10", "jpeg-reencoding",
-                    mirror / "cifar10-jpeg" / "cifar10-jpeg.tar.gz")
+    use_fake_source(
+        monkeypatch, "cifar10", "jpeg-reencoding", mirror / "cifar10-jpeg" / "cifar10-jpeg.tar.gz"
+    )
     monkeypatch.setenv(data.MIRROR_ENV, str(mirror))
     origins = data.fetch(tmp_path / "data", datasets=["cifar10"], allow_download=False)
-    assert origins == {"cifar10-jpeg/cifar10-jpeg.tar.gz":
-                       f"copied from {mirror / 'cifar10-jpeg' / 'cifar10-jpeg.tar.gz'}"}
+    assert origins == {
+        "cifar10-jpeg/cifar10-jpeg.tar.gz": "copied from "
+        + str(mirror / "cifar10-jpeg" / "cifar10-jpeg.tar.gz")
+    }
 
 
 def test_corrupted_file_in_data_dir_is_an_error(tmp_path):
@@ -148,8 +162,9 @@ def test_corrupted_mirror_file_never_reaches_the_data_dir(tmp_path):
     (mirror / "fashion-mnist").mkdir(parents=True)
     (mirror / FASHION[0].path).write_bytes(b"half a file")
     with pytest.raises(DataError) as error:
-        data.fetch(tmp_path / "data", datasets=["fashion_mnist"], mirror=mirror,
-                   allow_download=False)
+        data.fetch(
+            tmp_path / "data", datasets=["fashion_mnist"], mirror=mirror, allow_download=False
+        )
     assert str(mirror / FASHION[0].path) in str(error.value)
     assert FASHION[0].checksum in str(error.value)
     assert not any((tmp_path / "data").rglob("*.gz"))
@@ -169,14 +184,18 @@ def test_download_is_verified_and_failures_are_listed(tmp_path, monkeypatch):
         if "down" in url:
             raise OSError("host unreachable")
         (Path(root) / filename).write_bytes(payload.read_bytes())
+
     monkeypatch.setattr(data, "download_url", fake_download)
     origins = data.fetch(tmp_path / "data", datasets=["cifar10"])
     assert origins == {raw.path: "downloaded from https://up.example/x"}
     assert files_under(tmp_path / "data") == {raw.path}
 
     (tmp_path / "data" / raw.path).unlink()
-    monkeypatch.setattr(data, "download_url", lambda url, root, filename: fake_download(
-        "https://down.example", root, filename))
+    monkeypatch.setattr(
+        data,
+        "download_url",
+        lambda url, root, filename: fake_download("https://down.example", root, filename),
+    )
     with pytest.raises(DataError, match="host unreachable"):
         data.fetch(tmp_path / "data", datasets=["cifar10"])
     assert files_under(tmp_path / "data") == set()
@@ -236,13 +255,28 @@ def test_prepare_and_load_say_what_to_run_when_inputs_are_missing(tmp_path):
 
 
 def test_cli_reports_errors_without_a_traceback(tmp_path, capsys):
-    assert data.main(["fetch", "--data-dir", str(tmp_path), "--mirror", str(tmp_path / "no"),
-                      "--offline"]) == 1
+    assert (
+        data.main(
+            ["fetch", "--data-dir", str(tmp_path), "--mirror", str(tmp_path / "no"), "--offline"]
+        )
+        == 1
+    )
     assert "error: mirror directory" in capsys.readouterr().err
 
-    result = subprocess.run([sys.executable, "-m", "fuse_repro.data", "prepare",
-                             "--data-dir", str(tmp_path / "data"), "--out", str(tmp_path / "p")],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fuse_repro.data",
+            "prepare",
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--out",
+            str(tmp_path / "p"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1
     assert result.stderr.startswith("error: fashion_mnist: no raw files")
     assert "Traceback" not in result.stderr

@@ -11,8 +11,14 @@ from fuse_repro.functions import NAMES, NoisyObjective, get, random_starts, succ
 
 ND_NAMES = ("rosenbrock", "extended_rosenbrock", "rastrigin", "ackley", "styblinski_tang")
 CASES = [(name, None) for name in NAMES] + [
-    ("rosenbrock", 5), ("extended_rosenbrock", 6), ("rastrigin", 1), ("rastrigin", 7),
-    ("ackley", 1), ("ackley", 4), ("styblinski_tang", 3)]
+    ("rosenbrock", 5),
+    ("extended_rosenbrock", 6),
+    ("rastrigin", 1),
+    ("rastrigin", 7),
+    ("ackley", 1),
+    ("ackley", 4),
+    ("styblinski_tang", 3),
+]
 IDS = [f"{name}-{dim}" for name, dim in CASES]
 
 
@@ -32,8 +38,12 @@ def _hand(name, x):
     if name == "rastrigin":
         return 10 * d + sum(t * t - 10 * math.cos(2 * math.pi * t) for t in x)
     if name == "ackley":
-        return (-20 * math.exp(-0.2 * math.sqrt(sum(t * t for t in x) / d))
-                - math.exp(sum(math.cos(2 * math.pi * t) for t in x) / d) + 20 + math.e)
+        return (
+            -20 * math.exp(-0.2 * math.sqrt(sum(t * t for t in x) / d))
+            - math.exp(sum(math.cos(2 * math.pi * t) for t in x) / d)
+            + 20
+            + math.e
+        )
     if name == "six_hump_camel":
         u, v = x
         return (4 - 2.1 * u**2 + u**4 / 3) * u**2 + u * v + (-4 + 4 * v**2) * v**2
@@ -98,8 +108,12 @@ def test_value_matches_hand_formula_and_gradient_matches_finite_differences(name
     h = 1e-6
     for x in random_starts(fn, 5, seed=1):
         assert fn.f(x).item() == pytest.approx(_hand(name, x.tolist()), rel=1e-12, abs=1e-12)
-        fd = torch.stack([(fn.f(x + h * e) - fn.f(x - h * e)) / (2 * h)
-                          for e in torch.eye(fn.dim, dtype=torch.float64)])
+        fd = torch.stack(
+            [
+                (fn.f(x + h * e) - fn.f(x - h * e)) / (2 * h)
+                for e in torch.eye(fn.dim, dtype=torch.float64)
+            ]
+        )
         torch.testing.assert_close(_grad(fn.f, x), fd, rtol=1e-6, atol=1e-6)
 
 
@@ -138,8 +152,13 @@ def test_registry_rejects_unknown_names_and_bad_dims():
     for name, dim in [("beale", 3), ("himmelblau", 1), ("six_hump_camel", 4), ("beale", True)]:
         with pytest.raises(ValueError, match=rf"'{name}' is defined for dim=2 only, got dim={dim}"):
             get(name, dim)
-    for name, dim in [("rosenbrock", 1), ("extended_rosenbrock", 3), ("rastrigin", 0),
-                      ("ackley", -2), ("styblinski_tang", 2.5)]:
+    for name, dim in [
+        ("rosenbrock", 1),
+        ("extended_rosenbrock", 3),
+        ("rastrigin", 0),
+        ("ackley", -2),
+        ("styblinski_tang", 2.5),
+    ]:
         with pytest.raises(ValueError, match=rf"'{name}' needs dim .*got dim={dim}"):
             get(name, dim)
     assert get("beale", 2).dim == 2 and all(get(name).dim == 2 for name in NAMES)
@@ -220,8 +239,9 @@ def test_noisy_gradient_is_unbiased_with_the_stated_noise():
     true_value, true_grad = fn.f(x).detach(), _grad(fn.f, x.detach())
     grad_noise, value_noise = grads - true_grad, values - true_value
     assert bool((grad_noise.mean(0).abs() <= 4 * scale / math.sqrt(n)).all())
-    torch.testing.assert_close(grad_noise.std(0), torch.full((3,), scale, dtype=torch.float64),
-                               rtol=0.03, atol=0)
+    torch.testing.assert_close(
+        grad_noise.std(0), torch.full((3,), scale, dtype=torch.float64), rtol=0.03, atol=0
+    )
     value_std = scale * math.sqrt(1 + x.detach().square().sum().item())
     assert abs(value_noise.mean().item()) <= 4 * value_std / math.sqrt(n)
     assert value_noise.std().item() == pytest.approx(value_std, rel=0.03)

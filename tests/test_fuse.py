@@ -15,9 +15,13 @@ from fuse import FUSE
 # ---------------------------------------------------------------- fixtures
 def small_net(seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(),
-                               torch.nn.Linear(16, 16), torch.nn.Tanh(),
-                               torch.nn.Linear(16, 1))
+    return torch.nn.Sequential(
+        torch.nn.Linear(8, 16),
+        torch.nn.Tanh(),
+        torch.nn.Linear(16, 16),
+        torch.nn.Tanh(),
+        torch.nn.Linear(16, 1),
+    )
 
 
 def regression_batches(n_batches: int = 10, batch: int = 32, seed: int = 1):
@@ -33,6 +37,7 @@ def make_closure(model, opt, x, y):
         loss = torch.nn.functional.mse_loss(model(x), y)
         loss.backward()
         return loss
+
     return closure
 
 
@@ -64,12 +69,25 @@ def rosenbrock(x):
 def test_adam_phase_matches_torch_adam_bitwise(foreach, amsgrad, weight_decay):
     batches = regression_batches()
     ref, ours = small_net(), small_net()
-    groups = lambda m: [{"params": m[0].parameters(), "lr": 3e-3},  # noqa: E731
-                        {"params": list(m[2].parameters()) + list(m[4].parameters())}]
-    opt_ref = torch.optim.Adam(groups(ref), lr=1e-3, weight_decay=weight_decay,
-                               amsgrad=amsgrad, foreach=foreach)
-    opt = FUSE(groups(ours), lr=1e-3, weight_decay=weight_decay, amsgrad=amsgrad,
-               foreach=foreach, switch="epoch", switch_epoch=1000)
+
+    def groups(m):
+        return [
+            {"params": m[0].parameters(), "lr": 3e-3},
+            {"params": list(m[2].parameters()) + list(m[4].parameters())},
+        ]
+
+    opt_ref = torch.optim.Adam(
+        groups(ref), lr=1e-3, weight_decay=weight_decay, amsgrad=amsgrad, foreach=foreach
+    )
+    opt = FUSE(
+        groups(ours),
+        lr=1e-3,
+        weight_decay=weight_decay,
+        amsgrad=amsgrad,
+        foreach=foreach,
+        switch="epoch",
+        switch_epoch=1000,
+    )
     train(ref, opt_ref, batches, 100)
     train(ours, opt, batches, 100)
     assert_same(params_of(ref), params_of(ours))
@@ -124,6 +142,7 @@ def objective_closure(opt, x, objective):
         f = objective(x)
         f.backward()
         return f
+
     return closure
 
 
@@ -140,8 +159,12 @@ def test_strongly_convex_quadratic_kappa_1e3_to_gradient_norm_1e_8():
     x_star = torch.randn(50, generator=gen, dtype=torch.float64)
     x = torch.zeros(50, dtype=torch.float64, requires_grad=True)
     # f = (x - x*)' A (x - x*) / 2, written so that f* = 0 is not lost to cancellation.
-    opt = run_full_batch(x, lambda v: 0.5 * (v - x_star) @ a @ (v - x_star),
-                         tolerance_grad=1e-10, tolerance_change=0.0)
+    opt = run_full_batch(
+        x,
+        lambda v: 0.5 * (v - x_star) @ a @ (v - x_star),
+        tolerance_grad=1e-10,
+        tolerance_change=0.0,
+    )
     grad_norm = torch.linalg.vector_norm(a @ (x.detach() - x_star)).item()
     print(f"quadratic: |g| = {grad_norm:.2e} after {opt.counters['closure_evals']} evaluations")
     assert grad_norm < 1e-8
@@ -151,8 +174,9 @@ def test_strongly_convex_quadratic_kappa_1e3_to_gradient_norm_1e_8():
 @pytest.mark.parametrize("n", [2, 10, 100])
 def test_rosenbrock_against_scipy_lbfgsb(n):
     x0 = np.tile([-1.2, 1.0], n // 2)
-    reference = scipy.optimize.minimize(scipy.optimize.rosen, x0, jac=scipy.optimize.rosen_der,
-                                        method="L-BFGS-B")
+    reference = scipy.optimize.minimize(
+        scipy.optimize.rosen, x0, jac=scipy.optimize.rosen_der, method="L-BFGS-B"
+    )
     x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
     values = []  # f at every closure evaluation
 
@@ -160,11 +184,14 @@ def test_rosenbrock_against_scipy_lbfgsb(n):
         f = rosenbrock(v)
         values.append(f.item())
         return f
+
     run_full_batch(x, objective, tolerance_grad=1e-12, tolerance_change=0.0)
     assert rosenbrock(x.detach()).item() < 1e-10
     ours = next(i for i, f in enumerate(values, 1) if f < 1e-10)
-    print(f"Rosenbrock {n}-D: FUSE L-BFGS {ours} closure evaluations to f < 1e-10; "
-          f"scipy L-BFGS-B (defaults) {reference.nfev} evaluations, f = {reference.fun:.1e}")
+    print(
+        f"Rosenbrock {n}-D: FUSE L-BFGS {ours} closure evaluations to f < 1e-10; "
+        f"scipy L-BFGS-B (defaults) {reference.nfev} evaluations, f = {reference.fun:.1e}"
+    )
     assert ours <= 1.25 * reference.nfev
 
 
@@ -178,6 +205,7 @@ def test_fixed_step_lbfgs_converges_on_a_quadratic():
         f = 0.5 * x @ a @ x
         f.backward()
         return f
+
     for _ in range(60):
         opt.step(closure)
     assert x.detach().abs().max() < 1e-6
@@ -195,9 +223,10 @@ def test_pairs_come_from_one_batch_and_bad_pairs_are_skipped():
 
     def concave():
         opt.zero_grad()
-        f = -(x ** 2).sum() + 0.01 * (x ** 4).sum()
+        f = -(x**2).sum() + 0.01 * (x**4).sum()
         f.backward()
         return f
+
     opt.step(concave)
     assert opt.counters["skipped_pairs"] == 1
     assert opt.counters["history_len"] == 0
@@ -234,8 +263,9 @@ def run_gradient_rule(threshold, epochs=12):
     batches = regression_batches()
     model = small_net()
     norms = []
-    opt = FUSE(model.parameters(), lr=1e-2, switch="gradient", warmup_epochs=3,
-               grad_threshold=threshold)
+    opt = FUSE(
+        model.parameters(), lr=1e-2, switch="gradient", warmup_epochs=3, grad_threshold=threshold
+    )
 
     def closure_recording(x, y):
         def closure():
@@ -243,8 +273,9 @@ def run_gradient_rule(threshold, epochs=12):
             loss = torch.nn.functional.mse_loss(model(x), y)
             loss.backward()
             if opt.phase == "adam":
-                norms.append(torch.sqrt(sum((p.grad ** 2).sum() for p in model.parameters())))
+                norms.append(torch.sqrt(sum((p.grad**2).sum() for p in model.parameters())))
             return loss
+
         return closure
 
     epoch_means, switched_at = [], None
@@ -252,7 +283,7 @@ def run_gradient_rule(threshold, epochs=12):
         for x, y in batches:
             opt.step(closure_recording(x, y))
         if opt.phase == "adam":
-            epoch_means.append(torch.stack(norms[-len(batches):]).mean().item())
+            epoch_means.append(torch.stack(norms[-len(batches) :]).mean().item())
         if opt.end_epoch():
             switched_at = epoch
     return epoch_means, switched_at, opt
@@ -305,6 +336,7 @@ def test_nonfinite_loss_restores_last_good_point_and_keeps_adam_state():
         loss = torch.nn.functional.mse_loss(model(x), y) * float("nan")
         loss.backward()
         return loss
+
     opt.step(poisoned)
     assert_same(before, params_of(model))
     assert opt.counters["nonfinite_recoveries"] == 1
@@ -330,6 +362,7 @@ def test_nonfinite_batch_in_a_blend_step_leaves_adam_state_and_parameters():
         loss = torch.nn.functional.mse_loss(model(x), y) * float("nan")
         loss.backward()
         return loss
+
     opt.step(poisoned)
     assert_same(before, params_of(model))
     for p in model.parameters():
@@ -347,6 +380,7 @@ def test_nonfinite_trial_is_a_failed_trial_not_a_failed_step():
         f = -torch.log(1.0 - x.pow(2).sum()) + x.sum()
         f.backward()
         return f
+
     f0 = closure().item()
     opt.step(closure)
     counters = opt.counters
@@ -404,20 +438,23 @@ def test_switch_epoch_zero_is_lbfgs_from_the_first_step():
 
 
 # --------------------------------------------------------------- bad input
-@pytest.mark.parametrize("kwargs,name", [
-    (dict(lr=-1.0), "lr"),
-    (dict(theta=1.5), "theta"),
-    (dict(theta=-0.1), "theta"),
-    (dict(switch="sometimes"), "switch"),
-    (dict(history_size=0), "history_size"),
-    (dict(switch="epoch", theta=0.5), "theta"),
-    (dict(line_search="armijo"), "line_search"),
-    (dict(betas=(0.9, 1.0)), "betas"),
-    (dict(switch_epoch=-1), "switch_epoch"),
-    (dict(patience=0), "patience"),
-    (dict(max_iter=0), "max_iter"),
-    (dict(lbfgs_lr=0.0), "lbfgs_lr"),
-])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        (dict(lr=-1.0), "lr"),
+        (dict(theta=1.5), "theta"),
+        (dict(theta=-0.1), "theta"),
+        (dict(switch="sometimes"), "switch"),
+        (dict(history_size=0), "history_size"),
+        (dict(switch="epoch", theta=0.5), "theta"),
+        (dict(line_search="armijo"), "line_search"),
+        (dict(betas=(0.9, 1.0)), "betas"),
+        (dict(switch_epoch=-1), "switch_epoch"),
+        (dict(patience=0), "patience"),
+        (dict(max_iter=0), "max_iter"),
+        (dict(lbfgs_lr=0.0), "lbfgs_lr"),
+    ],
+)
 def test_bad_arguments_name_the_argument(kwargs, name):
     with pytest.raises(ValueError, match=f"'{name}"):
         FUSE(small_net().parameters(), **kwargs)
@@ -438,8 +475,10 @@ def test_lbfgs_phase_without_closure_is_a_type_error():
 
 
 def test_mixed_dtypes_are_rejected_when_lbfgs_may_run():
-    params = [torch.zeros(2, requires_grad=True),
-              torch.zeros(2, dtype=torch.float64, requires_grad=True)]
+    params = [
+        torch.zeros(2, requires_grad=True),
+        torch.zeros(2, dtype=torch.float64, requires_grad=True),
+    ]
     with pytest.raises(ValueError, match="'params'"):
         FUSE(params, switch="epoch")
     FUSE(params)  # pure Adam is fine
@@ -452,12 +491,14 @@ def test_one_host_read_per_closure_evaluation(monkeypatch, max_iter, max_eval):
     per further iteration on the same batch; Adam steps never read it."""
     reads = []
     original = FUSE._to_host
-    monkeypatch.setattr(FUSE, "_to_host", staticmethod(
-        lambda *s: reads.append(len(s)) or original(*s)))
+    monkeypatch.setattr(
+        FUSE, "_to_host", staticmethod(lambda *s: reads.append(len(s)) or original(*s))
+    )
     batches = regression_batches()
     model = small_net()
-    opt = FUSE(model.parameters(), switch="epoch", switch_step=10, max_iter=max_iter,
-               max_eval=max_eval)
+    opt = FUSE(
+        model.parameters(), switch="epoch", switch_step=10, max_iter=max_iter, max_eval=max_eval
+    )
     train(model, opt, batches, 10)
     assert reads == []
     train(model, opt, batches, 10, start=10)
@@ -476,6 +517,7 @@ def test_max_eval_stops_iterating_like_torch_lbfgs():
     def objective(v):
         iteration_at_call.append(opt.counters["lbfgs_iterations"])
         return rosenbrock(v)
+
     opt.step(objective_closure(opt, x, objective))
     last = opt.counters["lbfgs_iterations"]
     # The last iteration started with fewer than 4 evaluations used, and no other
@@ -488,14 +530,15 @@ def test_max_eval_stops_iterating_like_torch_lbfgs():
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_cubic_interpolation_is_finite_and_inside_its_bracket_near_the_float_limits(dtype):
     from fuse import _cubic_minimizer
+
     big = torch.finfo(dtype).max
     cases = [
-        (0.0, 583.4, -4.3e5, 1.0, 1.6859e165, 6.866e167),   # overflowed d1*d1 before
+        (0.0, 583.4, -4.3e5, 1.0, 1.6859e165, 6.866e167),  # overflowed d1*d1 before
         (0.0, 1.0, -big, 1.0, big, big),
         (0.0, -big, -1.0, 2.0, big, 1.0),
         (0.0, 1.0, -1.0, 1.0, float("inf"), float("nan")),  # a non-finite trial
         (0.0, 1.0, -1.0, 1e-300, 1.0, -1.0),
-        (0.5, 0.0, 0.0, 0.5, 0.0, 0.0),                     # 0/0
+        (0.5, 0.0, 0.0, 0.5, 0.0, 0.0),  # 0/0
     ]
     for t1, f1, g1, t2, f2, g2 in cases:
         values = [float(torch.tensor(v, dtype=torch.float64).to(dtype)) for v in (f1, g1, f2, g2)]
@@ -537,6 +580,7 @@ def test_a_failed_search_is_not_repeated_the_next_step_tries_a_shorter_step():
         f.backward()
         trials.append(x.detach().norm().item())
         return f
+
     opt = FUSE([x], theta=0.0, max_ls=3)
     opt.step(closure)
     first = opt.counters
@@ -583,14 +627,22 @@ def test_full_batch_evaluates_again_after_a_parameter_changed():
     loss = opt.step(closure)
     assert opt.counters["reused_evaluations"] == 1
     assert opt.counters["closure_evals"] > evals
-    assert loss.item() == pytest.approx(rosenbrock(torch.tensor([-1.2, 1.0]).double()).item(),
-                                        rel=1.0) and torch.isfinite(loss)
+    assert loss.item() == pytest.approx(
+        rosenbrock(torch.tensor([-1.2, 1.0]).double()).item(), rel=1.0
+    ) and torch.isfinite(loss)
 
 
 # ------------------------------------------------- fail early, step length
-@pytest.mark.parametrize("kwargs", [dict(theta=0.5), dict(theta=0.0),
-                                    dict(switch="epoch", switch_epoch=5),
-                                    dict(switch="gradient"), dict(theta=lambda step: 1.0)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(theta=0.5),
+        dict(theta=0.0),
+        dict(switch="epoch", switch_epoch=5),
+        dict(switch="gradient"),
+        dict(theta=lambda step: 1.0),
+    ],
+)
 def test_a_fuse_that_will_need_lbfgs_refuses_its_first_step_without_a_closure(kwargs):
     model = small_net()
     opt = FUSE(model.parameters(), **kwargs)
@@ -643,9 +695,8 @@ def test_a_torch_scheduler_drives_the_lbfgs_step_when_asked():
     steps = {}
     for scheduled in (False, True):
         x = torch.ones(3, dtype=torch.float64, requires_grad=True)
-        opt = FUSE([x], theta=0.0, line_search=None, lbfgs_lr=0.5,
-                   lbfgs_lr_scheduled=scheduled)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.1 ** k)
+        opt = FUSE([x], theta=0.0, line_search=None, lbfgs_lr=0.5, lbfgs_lr_scheduled=scheduled)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.1**k)
         closure = objective_closure(opt, x, lambda v: 0.5 * v.pow(2).sum())
         lengths = []
         for _ in range(3):
@@ -654,7 +705,7 @@ def test_a_torch_scheduler_drives_the_lbfgs_step_when_asked():
             scheduler.step()
             lengths.append((x.detach() - before).norm().item())
         steps[scheduled] = lengths
-        assert opt.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.1 ** 3)  # Adam's lr
+        assert opt.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.1**3)  # Adam's lr
     # |d_0| = |x_0| = sqrt(3): t0 = 0.5 / sqrt(3), the first move is 0.5 either way
     assert steps[False][0] == pytest.approx(0.5) == steps[True][0]
     # on f = |x|^2/2 the first pair gives H = I, so x_{k+1} = (1 - t_k) x_k moves by
@@ -667,7 +718,7 @@ def test_param_groups_with_different_lbfgs_steps_are_refused_at_the_lbfgs_step()
     a = torch.ones(2, dtype=torch.float64, requires_grad=True)
     b = torch.ones(2, dtype=torch.float64, requires_grad=True)
     opt = FUSE([{"params": [a]}, {"params": [b], "lbfgs_lr": 0.5}], theta=0.0)
-    closure = objective_closure(opt, a, lambda v: (v.pow(2).sum() + b.pow(2).sum()))
+    closure = objective_closure(opt, a, lambda v: v.pow(2).sum() + b.pow(2).sum())
     with pytest.raises(ValueError, match="'lbfgs_lr'"):
         opt.step(closure)
 
@@ -679,8 +730,13 @@ def test_load_state_dict_refuses_state_saved_for_other_parameters():
     opt = FUSE(model.parameters(), switch="epoch", switch_step=2)
     train(model, opt, batches, 4)
     saved = opt.state_dict()
-    wider = torch.nn.Sequential(torch.nn.Linear(8, 17), torch.nn.Tanh(), torch.nn.Linear(17, 16),
-                                torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    wider = torch.nn.Sequential(
+        torch.nn.Linear(8, 17),
+        torch.nn.Tanh(),
+        torch.nn.Linear(17, 16),
+        torch.nn.Tanh(),
+        torch.nn.Linear(16, 1),
+    )
     with pytest.raises(ValueError, match=r"parameter 0 is \(17, 8\)"):
         FUSE(wider.parameters(), switch="epoch", switch_step=2).load_state_dict(saved)
     fewer = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
@@ -706,7 +762,7 @@ def test_a_closure_without_backward_is_an_error_not_convergence():
     x = torch.ones(3, requires_grad=True)
     opt = FUSE([x], theta=0.0)
     with pytest.raises(RuntimeError, match="backward"):
-        opt.step(lambda: (x ** 2).sum())
+        opt.step(lambda: (x**2).sum())
 
 
 def test_sparse_gradients_in_the_lbfgs_phase_are_refused_by_name():
@@ -718,15 +774,23 @@ def test_sparse_gradients_in_the_lbfgs_phase_are_refused_by_name():
         loss = emb(torch.tensor([1, 2])).sum()
         loss.backward()
         return loss
+
     with pytest.raises(RuntimeError, match="sparse"):
         opt.step(closure)
 
 
-@pytest.mark.parametrize("kwargs,name", [
-    (dict(lr="abc"), "lr"), (dict(lr=float("nan")), "lr"), (dict(lbfgs_lr=float("inf")), "lbfgs_lr"),
-    (dict(min_delta=float("nan")), "min_delta"), (dict(grad_threshold=float("inf")), "grad_threshold"),
-    (dict(eps=True), "eps"), (dict(betas=(0.9, "x")), "betas"),
-])
+@pytest.mark.parametrize(
+    "kwargs,name",
+    [
+        (dict(lr="abc"), "lr"),
+        (dict(lr=float("nan")), "lr"),
+        (dict(lbfgs_lr=float("inf")), "lbfgs_lr"),
+        (dict(min_delta=float("nan")), "min_delta"),
+        (dict(grad_threshold=float("inf")), "grad_threshold"),
+        (dict(eps=True), "eps"),
+        (dict(betas=(0.9, "x")), "betas"),
+    ],
+)
 def test_values_that_are_not_finite_numbers_are_refused_by_name(kwargs, name):
     with pytest.raises(ValueError, match=f"'{name}': must be a finite real number"):
         FUSE(small_net().parameters(), **kwargs)
@@ -734,7 +798,9 @@ def test_values_that_are_not_finite_numbers_are_refused_by_name(kwargs, name):
 
 def test_a_nonfinite_monitored_loss_never_makes_the_loss_rule_switch():
     opt = FUSE(small_net().parameters(), switch="loss", warmup_epochs=1, patience=2)
-    switched = [opt.end_epoch(monitored_loss=v) for v in [1.0, float("nan"), float("inf"),
-                                                           float("nan"), 0.5]]
+    switched = [
+        opt.end_epoch(monitored_loss=v)
+        for v in [1.0, float("nan"), float("inf"), float("nan"), 0.5]
+    ]
     assert switched == [False] * 5 and opt.phase == "adam"
     assert opt.state_dict()["fuse"]["nonfinite_monitored_losses"] == 3

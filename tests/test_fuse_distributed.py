@@ -45,37 +45,72 @@ _BASE = dict(lr=1e-2, history_size=5, max_iter=3)
 SCENARIOS: dict[str, dict] = {
     # (a) switch by step count partway through epoch 3, then strong-Wolfe L-BFGS.
     "epoch_strong_wolfe": dict(
-        epochs=6, fuse=dict(_BASE, switch="epoch", switch_step=10,
-                            line_search="strong_wolfe")),
+        epochs=6, fuse=dict(_BASE, switch="epoch", switch_step=10, line_search="strong_wolfe")
+    ),
     # (b) switch by the monitored loss; each rank passes its own local shard loss.
     "loss_strong_wolfe": dict(
-        epochs=7, fuse=dict(_BASE, switch="loss", warmup_epochs=1, patience=1,
-                            min_delta=0.04, line_search="strong_wolfe")),
+        epochs=7,
+        fuse=dict(
+            _BASE,
+            switch="loss",
+            warmup_epochs=1,
+            patience=1,
+            min_delta=0.04,
+            line_search="strong_wolfe",
+        ),
+    ),
     # (c) fixed L-BFGS step (no line search), switch after two epochs.
     "epoch_fixed_step": dict(
-        epochs=5, fuse=dict(_BASE, switch="epoch", switch_epoch=2, line_search=None,
-                            lbfgs_lr=0.5)),
+        epochs=5, fuse=dict(_BASE, switch="epoch", switch_epoch=2, line_search=None, lbfgs_lr=0.5)
+    ),
     # One closure evaluation per line search: the twin of the negative control.
     "epoch_max_ls1": dict(
-        epochs=6, fuse=dict(_BASE, switch="epoch", switch_step=4, max_iter=1, max_ls=1,
-                            line_search="strong_wolfe", distributed=True)),
+        epochs=6,
+        fuse=dict(
+            _BASE,
+            switch="epoch",
+            switch_step=4,
+            max_iter=1,
+            max_ls=1,
+            line_search="strong_wolfe",
+            distributed=True,
+        ),
+    ),
     # Negative control: as "epoch_max_ls1", but FUSE does not average the loss.
     "epoch_max_ls1_local": dict(
-        epochs=6, fuse=dict(_BASE, switch="epoch", switch_step=4, max_iter=1, max_ls=1,
-                            line_search="strong_wolfe", distributed=False)),
+        epochs=6,
+        fuse=dict(
+            _BASE,
+            switch="epoch",
+            switch_step=4,
+            max_iter=1,
+            max_ls=1,
+            line_search="strong_wolfe",
+            distributed=False,
+        ),
+    ),
 }
 POSITIVE = [name for name in SCENARIOS if not name.endswith("_local")]
 
-COUNTER_KEYS = ("phase", "step", "epoch", "switch_step", "switch_epoch", "switch_reason",
-                "closure_evals", "lbfgs_iterations", "skipped_pairs",
-                "line_search_failures", "nonfinite_recoveries")
+COUNTER_KEYS = (
+    "phase",
+    "step",
+    "epoch",
+    "switch_step",
+    "switch_epoch",
+    "switch_reason",
+    "closure_evals",
+    "lbfgs_iterations",
+    "skipped_pairs",
+    "line_search_failures",
+    "nonfinite_recoveries",
+)
 
 
 # ------------------------------------------------------------------ worker side
 def _model(seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(DIM, 16), torch.nn.Tanh(),
-                               torch.nn.Linear(16, 1))
+    return torch.nn.Sequential(torch.nn.Linear(DIM, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
 
 
 def _shard(rank: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -106,11 +141,13 @@ def _run_scenario(name: str, spec: dict, rank: int, out_dir: str) -> None:
     monitored, step_losses = [], []
     for _ in range(spec["epochs"]):
         for x, y in batches:
+
             def closure(x=x, y=y):
                 opt.zero_grad()
                 loss = mse(ddp(x), y)
                 loss.backward()
                 return loss
+
             phase = opt.phase
             loss = opt.step(closure)
             step_losses.append((phase, float(loss.detach())))
@@ -119,14 +156,21 @@ def _run_scenario(name: str, spec: dict, rank: int, out_dir: str) -> None:
         monitored.append(float(local))
         opt.end_epoch(monitored_loss=local)
     params = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).clone()
-    torch.save({"params": params, "counters": dict(opt.counters), "monitored": monitored,
-                "step_losses": step_losses},
-               os.path.join(out_dir, f"{name}.rank{rank}.pt"))
+    torch.save(
+        {
+            "params": params,
+            "counters": dict(opt.counters),
+            "monitored": monitored,
+            "step_losses": step_losses,
+        },
+        os.path.join(out_dir, f"{name}.rank{rank}.pt"),
+    )
     dist.barrier()
 
 
-def _worker(rank: int, world_size: int, init_file: str, out_dir: str, src_dir: str,
-            names: list[str]) -> None:
+def _worker(
+    rank: int, world_size: int, init_file: str, out_dir: str, src_dir: str, names: list[str]
+) -> None:
     """Entry point of a spawned rank (module level, so that spawn can pickle it)."""
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
@@ -134,9 +178,13 @@ def _worker(rank: int, world_size: int, init_file: str, out_dir: str, src_dir: s
         sys.path.insert(0, src_dir)
     import torch.distributed as dist
 
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank,
-                            world_size=world_size,
-                            timeout=datetime.timedelta(seconds=GLOO_TIMEOUT_S))
+    dist.init_process_group(
+        "gloo",
+        init_method=f"file://{init_file}",
+        rank=rank,
+        world_size=world_size,
+        timeout=datetime.timedelta(seconds=GLOO_TIMEOUT_S),
+    )
     try:
         for name in names:
             _run_scenario(name, SCENARIOS[name], rank, out_dir)
@@ -163,17 +211,22 @@ def results(tmp_path_factory) -> dict[str, list[dict]]:
         start = time.perf_counter()
         # An exception in a rank raises ProcessRaisedException here, whose message holds
         # the rank's traceback; the other rank is terminated.
-        tmp.spawn(_worker, args=(WORLD_SIZE, str(init_file), str(out_dir), src_dir,
-                                 list(SCENARIOS)),
-                  nprocs=WORLD_SIZE, join=True)
-        print(f"2-rank run of {len(SCENARIOS)} scenarios: "
-              f"{time.perf_counter() - start:.1f} s")
-    return {name: [torch.load(out_dir / f"{name}.rank{r}.pt") for r in range(WORLD_SIZE)]
-            for name in SCENARIOS}
+        tmp.spawn(
+            _worker,
+            args=(WORLD_SIZE, str(init_file), str(out_dir), src_dir, list(SCENARIOS)),
+            nprocs=WORLD_SIZE,
+            join=True,
+        )
+        print(f"2-rank run of {len(SCENARIOS)} scenarios: {time.perf_counter() - start:.1f} s")
+    return {
+        name: [torch.load(out_dir / f"{name}.rank{r}.pt") for r in range(WORLD_SIZE)]
+        for name in SCENARIOS
+    }
 
 
-def _replay_loss_rule(losses: list[float], warmup: int, patience: int,
-                      min_delta: float) -> int | None:
+def _replay_loss_rule(
+    losses: list[float], warmup: int, patience: int, min_delta: float
+) -> int | None:
     """Epoch (1-based count of end_epoch calls) at which FUSE's "loss" rule fires."""
     best, bad = None, 0
     for epoch, value in enumerate(losses, start=1):
@@ -200,8 +253,9 @@ def test_ranks_agree_bitwise(results, name):
     assert c0["lbfgs_iterations"] > 0, c0
     assert c0["closure_evals"] > c0["step"], "the L-BFGS phase re-evaluated no closure"
     assert torch.isfinite(r0["params"]).all()
-    assert torch.equal(r0["params"], r1["params"]), \
+    assert torch.equal(r0["params"], r1["params"]), (
         f"max |diff| = {(r0['params'] - r1['params']).abs().max():.3g}"
+    )
     # In either phase the step returns this rank's own loss (as torch optimizers do);
     # only the decisions use the mean over ranks.
     lbfgs_losses = [[v for phase, v in r["step_losses"] if phase == "lbfgs"] for r in (r0, r1)]
@@ -221,20 +275,24 @@ def test_loss_rule_uses_the_mean_over_ranks(results):
     """The switch epoch is the one the rule gives on the mean of the ranks' monitored
     losses, and the ranks' own losses alone would have switched at different epochs."""
     spec = SCENARIOS["loss_strong_wolfe"]["fuse"]
-    rule = dict(warmup=spec["warmup_epochs"], patience=spec["patience"],
-                min_delta=spec["min_delta"])
+    rule = dict(
+        warmup=spec["warmup_epochs"], patience=spec["patience"], min_delta=spec["min_delta"]
+    )
     r0, r1 = results["loss_strong_wolfe"]
     switch_epoch = r0["counters"]["switch_epoch"]
     assert switch_epoch is not None and "monitored loss" in r0["counters"]["switch_reason"]
     n = switch_epoch  # the monitored losses FUSE saw before (and at) the switch
-    mean = [float((torch.tensor(a) + torch.tensor(b)) / WORLD_SIZE)
-            for a, b in zip(r0["monitored"][:n], r1["monitored"][:n])]
+    mean = [
+        float((torch.tensor(a) + torch.tensor(b)) / WORLD_SIZE)
+        for a, b in zip(r0["monitored"][:n], r1["monitored"][:n])
+    ]
     assert _replay_loss_rule(mean, **rule) == switch_epoch
     # Up to the switch the trajectory is the Adam phase's, whatever the rule; on it, the
     # rule fed with one rank's loss only (no averaging) would decide differently per rank.
     local = [_replay_loss_rule(r["monitored"][:n], **rule) for r in (r0, r1)]
     assert local[0] != local[1], (
-        f"calibration: the local losses should switch at different epochs, got {local}")
+        f"calibration: the local losses should switch at different epochs, got {local}"
+    )
 
 
 @pytest.mark.timeout(120)

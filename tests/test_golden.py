@@ -35,27 +35,67 @@ UNTIMED = ["wall_time"]  # the only logged value that is not a computed number
 
 LBFGS = {"lr": 1.0, "history_size": 4, "max_iter": 20, "max_eval": 4}
 IMAGE_CONFIG = {
-    "epochs": 3, "batch_size": 16, "channels_last": False, "bf16": False,
-    "sgd": {"lr": 0.01}, "adam": {"lr": 0.001}, "adam_sgd": {"switch_epoch": 1},
+    "epochs": 3,
+    "batch_size": 16,
+    "channels_last": False,
+    "bf16": False,
+    "sgd": {"lr": 0.01},
+    "adam": {"lr": 0.001},
+    "adam_sgd": {"switch_epoch": 1},
     "lbfgs": LBFGS,
     # every rule fires after epoch 1 or 2, so each FUSE-PV run has an L-BFGS phase
-    "fuse_pv": {"lr": 0.001, "lbfgs_lr": 1.0, "history_size": 4, "max_iter": 20,
-                "max_eval": 4, "switch_epoch": 1, "grad_threshold": 1e6, "warmup_epochs": 1,
-                "patience": 1, "min_delta": 10.0},
+    "fuse_pv": {
+        "lr": 0.001,
+        "lbfgs_lr": 1.0,
+        "history_size": 4,
+        "max_iter": 20,
+        "max_eval": 4,
+        "switch_epoch": 1,
+        "grad_threshold": 1e6,
+        "warmup_epochs": 1,
+        "patience": 1,
+        "min_delta": 10.0,
+    },
 }
 IMAGES = {  # experiment -> (models, image shape, normalisation)
     "fashion_mnist": (["cnn", "mlp"], (28, 28), None),
     "cifar10": (["densenet_paper"], (3, 32, 32), {"mean": [0.5] * 3, "std": [0.5] * 3}),
 }
 TOY_CONFIG = {
-    "starts": 2, "seed": 0, "budget": 60, "target_gap": 1e-8, "steps_per_epoch": 5,
-    "sgd": {"lr": 1e-4}, "adam": {"lr": 0.01}, "lbfgs": LBFGS, "scipy": {"ftol": 0.0, "gtol": 0.0},
-    "fuse_pv": {"lr": 0.01, "lbfgs_lr": 1.0, "history_size": 4, "max_iter": 20, "max_eval": 4,
-                "switch_epoch": 2, "grad_threshold": 1e6, "warmup_epochs": 1, "patience": 1,
-                "min_delta": 10.0},
+    "starts": 2,
+    "seed": 0,
+    "budget": 60,
+    "target_gap": 1e-8,
+    "steps_per_epoch": 5,
+    "sgd": {"lr": 1e-4},
+    "adam": {"lr": 0.01},
+    "lbfgs": LBFGS,
+    "scipy": {"ftol": 0.0, "gtol": 0.0},
+    "fuse_pv": {
+        "lr": 0.01,
+        "lbfgs_lr": 1.0,
+        "history_size": 4,
+        "max_iter": 20,
+        "max_eval": 4,
+        "switch_epoch": 2,
+        "grad_threshold": 1e6,
+        "warmup_epochs": 1,
+        "patience": 1,
+        "min_delta": 10.0,
+    },
 }
-TOY_VARIANTS = [Variant(name) for name in ("sgd", "adam", "lbfgs", "fuse_pv_epoch",
-                                           "fuse_pv_gradient", "fuse_pv_loss", "scipy")]
+TOY_VARIANTS = [
+    Variant(name)
+    for name in (
+        "sgd",
+        "adam",
+        "lbfgs",
+        "fuse_pv_epoch",
+        "fuse_pv_gradient",
+        "fuse_pv_loss",
+        "scipy",
+    )
+]
 TOY_VARIANTS += [Variant("fuse", {"theta": theta}) for theta in (0.0, 0.5)]
 
 
@@ -65,31 +105,41 @@ def synthetic_splits(shape: tuple[int, ...], normalize: dict | None) -> tuple[Sp
     x = torch.randint(0, 256, (96, *shape), dtype=torch.uint8, generator=gen)
     y = x.float().reshape(96, -1)[:, :780].reshape(96, 10, 78).mean(-1).argmax(1)
     cpu = torch.device("cpu")
-    return (Split.from_uint8(x[:64], y[:64], cpu, normalize=normalize),
-            Split.from_uint8(x[64:], y[64:], cpu, normalize=normalize))
+    return (
+        Split.from_uint8(x[:64], y[:64], cpu, normalize=normalize),
+        Split.from_uint8(x[64:], y[64:], cpu, normalize=normalize),
+    )
 
 
 def image_log(experiment: str) -> pd.DataFrame:
     """Every model x optimizer of ``experiment`` for seed 0 on synthetic images."""
     models, shape, normalize = IMAGES[experiment]
     train, test = synthetic_splits(shape, normalize)
-    frames = [train_run(model, optimizer, 0, IMAGE_CONFIG, train, test)
-              for model in models for optimizer in OPTIMIZERS]
+    frames = [
+        train_run(model, optimizer, 0, IMAGE_CONFIG, train, test)
+        for model in models
+        for optimizer in OPTIMIZERS
+    ]
     return pd.concat(frames, ignore_index=True).drop(columns=UNTIMED)
 
 
 def toy_log() -> pd.DataFrame:
     """Every toy variant on Rosenbrock 2-D, noise-free and noisy."""
     spec = {"name": "rosenbrock", "dim": 2}
-    frames = [toy.cell_table(spec, variant, noise, TOY_CONFIG)
-              for variant in TOY_VARIANTS for noise in (0.0, 1.0)
-              if variant.optimizer != "scipy" or noise == 0.0]
+    frames = [
+        toy.cell_table(spec, variant, noise, TOY_CONFIG)
+        for variant in TOY_VARIANTS
+        for noise in (0.0, 1.0)
+        if variant.optimizer != "scipy" or noise == 0.0
+    ]
     return pd.concat(frames, ignore_index=True).drop(columns=UNTIMED)
 
 
-LOGS = {"fashion_mnist": lambda: image_log("fashion_mnist"),
-        "cifar10": lambda: image_log("cifar10"),
-        "toy": toy_log}
+LOGS = {
+    "fashion_mnist": lambda: image_log("fashion_mnist"),
+    "cifar10": lambda: image_log("cifar10"),
+    "toy": toy_log,
+}
 
 
 def as_text(frame: pd.DataFrame) -> str:
@@ -117,28 +167,38 @@ def test_tiny_runs_log_exactly_the_golden_numbers(name):
     if UPDATE:
         changed = not path.is_file() or path.read_text() != text
         if changed and recorded_version() == NUMERICS_VERSION:
-            pytest.fail(f"{path.name}: the numbers changed but NUMERICS_VERSION is still "
-                        f"{NUMERICS_VERSION}: bump it in fuse_repro/runstore.py (every "
-                        "stored run becomes stale), then regenerate")
+            pytest.fail(
+                f"{path.name}: the numbers changed but NUMERICS_VERSION is still "
+                f"{NUMERICS_VERSION}: bump it in fuse_repro/runstore.py (every "
+                "stored run becomes stale), then regenerate"
+            )
         GOLDEN.mkdir(exist_ok=True)
         path.write_text(text)
         return
     assert path.is_file(), f"{path} is missing: run FUSE_UPDATE_GOLDEN=1 pytest {__file__}"
     expected = path.read_text().splitlines()
     actual = text.splitlines()
-    differing = [f"line {i + 1}:\n  golden {e}\n  now    {a}"
-                 for i, (e, a) in enumerate(zip(expected, actual)) if e != a]
+    differing = [
+        f"line {i + 1}:\n  golden {e}\n  now    {a}"
+        for i, (e, a) in enumerate(zip(expected, actual))
+        if e != a
+    ]
     assert len(actual) == len(expected), f"{name}: {len(actual)} lines, golden {len(expected)}"
-    assert not differing, (f"{name}: numbers differ from the golden log ({len(differing)} "
-                           "lines; first ones below). If the change is intended, bump "
-                           "NUMERICS_VERSION and regenerate (see this module's docstring).\n"
-                           + "\n".join(differing[:5]))
+    assert not differing, (
+        f"{name}: numbers differ from the golden log ({len(differing)} "
+        "lines; first ones below). If the change is intended, bump "
+        "NUMERICS_VERSION and regenerate (see this module's docstring).\n"
+        + "\n".join(differing[:5])
+    )
 
 
 def test_golden_logs_belong_to_this_numerics_version():
     if UPDATE:
-        MANIFEST.write_text(json.dumps({"numerics_version": NUMERICS_VERSION,
-                                        "torch": torch.__version__}, indent=2) + "\n")
+        MANIFEST.write_text(
+            json.dumps({"numerics_version": NUMERICS_VERSION, "torch": torch.__version__}, indent=2)
+            + "\n"
+        )
     assert recorded_version() == NUMERICS_VERSION, (
         f"tests/golden was made with numerics version {recorded_version()}, the code has "
-        f"{NUMERICS_VERSION}: regenerate the golden logs (see tests/test_golden.py)")
+        f"{NUMERICS_VERSION}: regenerate the golden logs (see tests/test_golden.py)"
+    )

@@ -21,24 +21,45 @@ TABULATED = [name for name in NAMES if name not in mgh.KNOWN_MINIMISERS]
 
 # (MGH number, n, m) written out from the paper, independently of the module.
 SHAPES = {
-    "rosenbrock": (1, 2, 2), "freudenstein_roth": (2, 2, 2), "powell_badly_scaled": (3, 2, 2),
-    "brown_badly_scaled": (4, 2, 3), "beale": (5, 2, 3), "jennrich_sampson": (6, 2, 10),
-    "helical_valley": (7, 3, 3), "bard": (8, 3, 15), "gaussian": (9, 3, 15),
-    "meyer": (10, 3, 16), "gulf": (11, 3, 99), "box_3d": (12, 3, 10),
-    "powell_singular": (13, 4, 4), "wood": (14, 4, 6), "kowalik_osborne": (15, 4, 11),
-    "brown_dennis": (16, 4, 20), "osborne1": (17, 5, 33), "biggs_exp6": (18, 6, 13),
-    "osborne2": (19, 11, 65), "watson_n6": (20, 6, 31), "watson_n9": (20, 9, 31),
-    "extended_rosenbrock": (21, 10, 10), "extended_powell": (22, 12, 12),
-    "penalty1_n4": (23, 4, 5), "penalty1_n10": (23, 10, 11), "penalty2_n4": (24, 4, 8),
-    "penalty2_n10": (24, 10, 20), "variably_dimensioned": (25, 10, 12),
-    "trigonometric": (26, 10, 10), "brown_almost_linear": (27, 10, 10),
-    "discrete_boundary_value": (28, 10, 10), "discrete_integral_equation": (29, 10, 10),
-    "broyden_tridiagonal": (30, 10, 10), "broyden_banded": (31, 10, 10),
-    "linear_full_rank": (32, 10, 20), "linear_rank1": (33, 10, 20),
-    "linear_rank1_zero": (34, 10, 20), "chebyquad": (35, 8, 8),
+    "rosenbrock": (1, 2, 2),
+    "freudenstein_roth": (2, 2, 2),
+    "powell_badly_scaled": (3, 2, 2),
+    "brown_badly_scaled": (4, 2, 3),
+    "beale": (5, 2, 3),
+    "jennrich_sampson": (6, 2, 10),
+    "helical_valley": (7, 3, 3),
+    "bard": (8, 3, 15),
+    "gaussian": (9, 3, 15),
+    "meyer": (10, 3, 16),
+    "gulf": (11, 3, 99),
+    "box_3d": (12, 3, 10),
+    "powell_singular": (13, 4, 4),
+    "wood": (14, 4, 6),
+    "kowalik_osborne": (15, 4, 11),
+    "brown_dennis": (16, 4, 20),
+    "osborne1": (17, 5, 33),
+    "biggs_exp6": (18, 6, 13),
+    "osborne2": (19, 11, 65),
+    "watson_n6": (20, 6, 31),
+    "watson_n9": (20, 9, 31),
+    "extended_rosenbrock": (21, 10, 10),
+    "extended_powell": (22, 12, 12),
+    "penalty1_n4": (23, 4, 5),
+    "penalty1_n10": (23, 10, 11),
+    "penalty2_n4": (24, 4, 8),
+    "penalty2_n10": (24, 10, 20),
+    "variably_dimensioned": (25, 10, 12),
+    "trigonometric": (26, 10, 10),
+    "brown_almost_linear": (27, 10, 10),
+    "discrete_boundary_value": (28, 10, 10),
+    "discrete_integral_equation": (29, 10, 10),
+    "broyden_tridiagonal": (30, 10, 10),
+    "broyden_banded": (31, 10, 10),
+    "linear_full_rank": (32, 10, 20),
+    "linear_rank1": (33, 10, 20),
+    "linear_rank1_zero": (34, 10, 20),
+    "chebyquad": (35, 8, 8),
 }
-
-
 
 
 def _hand(name: str, x: list[float]) -> list[float]:
@@ -52,18 +73,37 @@ def _hand(name: str, x: list[float]) -> list[float]:
         theta = math.atan(x[2] / x[1]) / (2 * math.pi) + (0.5 if x[1] < 0 else 0.0)
         return [10 * (x[3] - 10 * theta), 10 * (math.sqrt(x[1] ** 2 + x[2] ** 2) - 1), x[3]]
     if name == "wood":
-        return [10 * (x[2] - x[1] ** 2), 1 - x[1], 90**0.5 * (x[4] - x[3] ** 2), 1 - x[3],
-                10**0.5 * (x[2] + x[4] - 2), 10**-0.5 * (x[2] - x[4])]
+        return [
+            10 * (x[2] - x[1] ** 2),
+            1 - x[1],
+            90**0.5 * (x[4] - x[3] ** 2),
+            1 - x[3],
+            10**0.5 * (x[2] + x[4] - 2),
+            10**-0.5 * (x[2] - x[4]),
+        ]
     if name in ("rosenbrock", "extended_rosenbrock"):
-        return [r for i in range(1, n // 2 + 1)
-                for r in (10 * (x[2 * i] - x[2 * i - 1] ** 2), 1 - x[2 * i - 1])]
+        return [
+            r
+            for i in range(1, n // 2 + 1)
+            for r in (10 * (x[2 * i] - x[2 * i - 1] ** 2), 1 - x[2 * i - 1])
+        ]
     if name in ("powell_singular", "extended_powell"):
-        return [r for i in range(1, n // 4 + 1) for r in (
-            x[4 * i - 3] + 10 * x[4 * i - 2], 5**0.5 * (x[4 * i - 1] - x[4 * i]),
-            (x[4 * i - 2] - 2 * x[4 * i - 1]) ** 2, 10**0.5 * (x[4 * i - 3] - x[4 * i]) ** 2)]
+        return [
+            r
+            for i in range(1, n // 4 + 1)
+            for r in (
+                x[4 * i - 3] + 10 * x[4 * i - 2],
+                5**0.5 * (x[4 * i - 1] - x[4 * i]),
+                (x[4 * i - 2] - 2 * x[4 * i - 1]) ** 2,
+                10**0.5 * (x[4 * i - 3] - x[4 * i]) ** 2,
+            )
+        ]
     if name == "gulf":
-        return [math.exp(-abs(25 + (-50 * math.log(i / 100)) ** (2 / 3) - x[2]) ** x[3] / x[1])
-                - i / 100 for i in range(1, 100)]
+        return [
+            math.exp(-(abs(25 + (-50 * math.log(i / 100)) ** (2 / 3) - x[2]) ** x[3]) / x[1])
+            - i / 100
+            for i in range(1, 100)
+        ]
     if name == "variably_dimensioned":
         s = sum(j * (x[j] - 1) for j in range(1, n + 1))
         return [x[j] - 1 for j in range(1, n + 1)] + [s, s**2]
@@ -71,25 +111,38 @@ def _hand(name: str, x: list[float]) -> list[float]:
         c = sum(math.cos(x[j]) for j in range(1, n + 1))
         return [n - c + i * (1 - math.cos(x[i])) - math.sin(x[i]) for i in range(1, n + 1)]
     if name == "brown_almost_linear":
-        return ([x[i] + sum(x[1:n + 1]) - (n + 1) for i in range(1, n)]
-                + [math.prod(x[1:n + 1]) - 1])
+        return [x[i] + sum(x[1 : n + 1]) - (n + 1) for i in range(1, n)] + [
+            math.prod(x[1 : n + 1]) - 1
+        ]
     if name == "discrete_boundary_value":
-        return [2 * x[i] - x[i - 1] - x[i + 1] + h**2 * (x[i] + t[i] + 1) ** 3 / 2
-                for i in range(1, n + 1)]
+        return [
+            2 * x[i] - x[i - 1] - x[i + 1] + h**2 * (x[i] + t[i] + 1) ** 3 / 2
+            for i in range(1, n + 1)
+        ]
     if name == "discrete_integral_equation":
         c = [(x[j] + t[j] + 1) ** 3 for j in range(n + 1)]
-        return [x[i] + h * ((1 - t[i]) * sum(t[j] * c[j] for j in range(1, i + 1))
-                            + t[i] * sum((1 - t[j]) * c[j] for j in range(i + 1, n + 1))) / 2
-                for i in range(1, n + 1)]
+        return [
+            x[i]
+            + h
+            * (
+                (1 - t[i]) * sum(t[j] * c[j] for j in range(1, i + 1))
+                + t[i] * sum((1 - t[j]) * c[j] for j in range(i + 1, n + 1))
+            )
+            / 2
+            for i in range(1, n + 1)
+        ]
     if name == "broyden_tridiagonal":
         return [(3 - 2 * x[i]) * x[i] - x[i - 1] - 2 * x[i + 1] + 1 for i in range(1, n + 1)]
     if name == "broyden_banded":
-        return [x[i] * (2 + 5 * x[i] ** 2) + 1
-                - sum(x[j] * (1 + x[j]) for j in range(max(1, i - 5), min(n, i + 1) + 1) if j != i)
-                for i in range(1, n + 1)]
+        return [
+            x[i] * (2 + 5 * x[i] ** 2)
+            + 1
+            - sum(x[j] * (1 + x[j]) for j in range(max(1, i - 5), min(n, i + 1) + 1) if j != i)
+            for i in range(1, n + 1)
+        ]
     m = mgh.LINEAR_M
     if name == "linear_full_rank":
-        s = sum(x[1:n + 1])
+        s = sum(x[1 : n + 1])
         return [x[i] - 2 * s / m - 1 for i in range(1, n + 1)] + [-2 * s / m - 1] * (m - n)
     if name == "linear_rank1":
         return [i * sum(j * x[j] for j in range(1, n + 1)) - 1 for i in range(1, m + 1)]
@@ -99,10 +152,25 @@ def _hand(name: str, x: list[float]) -> list[float]:
     raise AssertionError(name)
 
 
-HAND = ["rosenbrock", "helical_valley", "gulf", "powell_singular", "wood", "extended_rosenbrock",
-        "extended_powell", "variably_dimensioned", "trigonometric", "brown_almost_linear",
-        "discrete_boundary_value", "discrete_integral_equation", "broyden_tridiagonal",
-        "broyden_banded", "linear_full_rank", "linear_rank1", "linear_rank1_zero"]
+HAND = [
+    "rosenbrock",
+    "helical_valley",
+    "gulf",
+    "powell_singular",
+    "wood",
+    "extended_rosenbrock",
+    "extended_powell",
+    "variably_dimensioned",
+    "trigonometric",
+    "brown_almost_linear",
+    "discrete_boundary_value",
+    "discrete_integral_equation",
+    "broyden_tridiagonal",
+    "broyden_banded",
+    "linear_full_rank",
+    "linear_rank1",
+    "linear_rank1_zero",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -127,8 +195,9 @@ def _bfgs(p) -> float:
         (g,) = torch.autograd.grad(f, x)
         return f.item(), g.numpy()
 
-    result = minimize(fun, p.start().numpy(), jac=True, method="BFGS",
-                      options={"gtol": 1e-12, "maxiter": 5000})
+    result = minimize(
+        fun, p.start().numpy(), jac=True, method="BFGS", options={"gtol": 1e-12, "maxiter": 5000}
+    )
     return result.fun
 
 
@@ -161,11 +230,13 @@ def test_shape_and_value_at_x0(name):
 def test_f_matches_the_hand_written_formula(name):
     p = mgh.problem(name)
     generator = torch.Generator().manual_seed(0)
-    for x in [p.start()] + [p.start() + 0.3 * torch.randn(p.n, generator=generator,
-                                                            dtype=torch.float64)
-                            for _ in range(3)]:
-        assert p.f(x).item() == pytest.approx(sum(r * r for r in _hand(name, x.tolist())),
-                                              rel=1e-12)
+    for x in [p.start()] + [
+        p.start() + 0.3 * torch.randn(p.n, generator=generator, dtype=torch.float64)
+        for _ in range(3)
+    ]:
+        assert p.f(x).item() == pytest.approx(
+            sum(r * r for r in _hand(name, x.tolist())), rel=1e-12
+        )
 
 
 @pytest.mark.parametrize("name", sorted(mgh.KNOWN_MINIMISERS))
@@ -199,12 +270,17 @@ def test_autograd_gradient_matches_central_differences_at_x0(name):
     (grad,) = torch.autograd.grad(p.f(x0), x0)
     x0 = x0.detach()
     steps = 1e-4 * x0.abs().clamp(min=1.0)  # large enough for f ~ 1e12 (Brown badly scaled)
-    central = torch.stack([  # fourth order, for the fast exponentials of Osborne 1
-        (8 * (p.f(x0 + h * e) - p.f(x0 - h * e)) - p.f(x0 + 2 * h * e) + p.f(x0 - 2 * h * e))
-        / (12 * h) for h, e in zip(steps, torch.eye(p.n, dtype=torch.float64), strict=True)])
+    central = torch.stack(
+        [  # fourth order, for the fast exponentials of Osborne 1
+            (8 * (p.f(x0 + h * e) - p.f(x0 - h * e)) - p.f(x0 + 2 * h * e) + p.f(x0 - 2 * h * e))
+            / (12 * h)
+            for h, e in zip(steps, torch.eye(p.n, dtype=torch.float64), strict=True)
+        ]
+    )
     assert torch.isfinite(grad).all()
-    np.testing.assert_allclose(central.numpy(), grad.numpy(), rtol=0,
-                               atol=1e-5 * grad.abs().max().item())
+    np.testing.assert_allclose(
+        central.numpy(), grad.numpy(), rtol=0, atol=1e-5 * grad.abs().max().item()
+    )
 
 
 def test_problem_lookup():

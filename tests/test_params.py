@@ -22,7 +22,10 @@ def test_committed_params_are_valid_and_quick(committed):
     P.validate(committed)
     assert committed["scale"] == "quick"
     config = P.experiment_config(PARAMS, "fashion_mnist")
-    assert config["scale"] == "quick" and config["seeds"] == committed["fashion_mnist"]["quick"]["seeds"]
+    assert (
+        config["scale"] == "quick"
+        and config["seeds"] == committed["fashion_mnist"]["quick"]["seeds"]
+    )
 
 
 def test_toy_blocks_follow_the_official_fuse_pv_defaults(committed):
@@ -58,34 +61,47 @@ def mutate(params, path, value):
     return params
 
 
-@pytest.mark.parametrize("path,value,message", [
-    ("scale", "huge", "scale: must be one of"),
-    ("fashion_mnist.quick.epochs", 0, "fashion_mnist.quick.epochs: must be >= 1"),
-    ("fashion_mnist.quick.epochs", 2.5, "fashion_mnist.quick.epochs: expected an integer"),
-    ("fashion_mnist.paper.seeds", [], "fashion_mnist.paper.seeds: expected a non-empty list"),
-    ("fashion_mnist.paper.seeds", [0, 0], "fashion_mnist.paper.seeds: has repeated"),
-    ("fashion_mnist.quick.optimizers", ["adam", "adamw"], "fashion_mnist.quick.optimizers[1]"),
-    ("fashion_mnist.quick.adam.lr", -1e-3, "fashion_mnist.quick.adam.lr: must be > 0"),
-    ("fashion_mnist.quick.adam.lr", "1e-3", "fashion_mnist.quick.adam.lr: expected a number"),
-    ("fashion_mnist.quick.fuse_pv.patience", True, "fuse_pv.patience: expected an integer"),
-    ("fashion_mnist.quick.fuse_pv.min_delta", 2.0, "fuse_pv.min_delta: must be <= 1.0"),
-    ("fashion_mnist.quick.train_size", 70000, "fashion_mnist.quick.train_size: must be <="),
-    ("fashion_mnist.quick.device", "tpu", "fashion_mnist.quick.device: must be one of"),
-    ("fashion_mnist.quick.fuse_pv.typo", 1, "fashion_mnist.quick.fuse_pv.typo: unknown key"),
-    ("fashion_mnist.quick.lbfgs", KeyError, "fashion_mnist.quick.lbfgs: missing key"),
-    ("fashion_mnist.quick.adam_sgd.switch_epoch", 99, "adam_sgd.switch_epoch: must be <= epochs"),
-    ("extra_block", {}, "extra_block: unknown key"),
-    ("toy.quick.functions", [{"name": "rosenbrok", "dim": 2}], "toy.quick.functions[0].name"),
-    ("toy.quick.functions", [{"name": "beale", "dim": 3}],
-     "toy.quick.functions[0]: test function 'beale' is defined for dim=2 only"),
-    ("toy.paper.ablation.functions", [{"name": "rosenbrock"}],
-     "toy.paper.ablation.functions[0].dim: missing key"),
-    ("toy.quick.workers", 0, "toy.quick.workers: must be >= 1, got 0 (or 'auto')"),
-    ("toy.quick.noise_scales", [0.0, -1.0], "toy.quick.noise_scales[1]: must be >= 0"),
-    ("toy.quick.fuse.thetas", [1.5], "toy.quick.fuse.thetas[0]: must be <= 1.0"),
-    ("toy.quick.optimizers", ["bfgs"], "toy.quick.optimizers[0]: must be one of"),
-    ("toy.quick.ablation.sweeps.history_size", [0], "sweeps.history_size[0]: must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "path,value,message",
+    [
+        ("scale", "huge", "scale: must be one of"),
+        ("fashion_mnist.quick.epochs", 0, "fashion_mnist.quick.epochs: must be >= 1"),
+        ("fashion_mnist.quick.epochs", 2.5, "fashion_mnist.quick.epochs: expected an integer"),
+        ("fashion_mnist.paper.seeds", [], "fashion_mnist.paper.seeds: expected a non-empty list"),
+        ("fashion_mnist.paper.seeds", [0, 0], "fashion_mnist.paper.seeds: has repeated"),
+        ("fashion_mnist.quick.optimizers", ["adam", "adamw"], "fashion_mnist.quick.optimizers[1]"),
+        ("fashion_mnist.quick.adam.lr", -1e-3, "fashion_mnist.quick.adam.lr: must be > 0"),
+        ("fashion_mnist.quick.adam.lr", "1e-3", "fashion_mnist.quick.adam.lr: expected a number"),
+        ("fashion_mnist.quick.fuse_pv.patience", True, "fuse_pv.patience: expected an integer"),
+        ("fashion_mnist.quick.fuse_pv.min_delta", 2.0, "fuse_pv.min_delta: must be <= 1.0"),
+        ("fashion_mnist.quick.train_size", 70000, "fashion_mnist.quick.train_size: must be <="),
+        ("fashion_mnist.quick.device", "tpu", "fashion_mnist.quick.device: must be one of"),
+        ("fashion_mnist.quick.fuse_pv.typo", 1, "fashion_mnist.quick.fuse_pv.typo: unknown key"),
+        ("fashion_mnist.quick.lbfgs", KeyError, "fashion_mnist.quick.lbfgs: missing key"),
+        (
+            "fashion_mnist.quick.adam_sgd.switch_epoch",
+            99,
+            "adam_sgd.switch_epoch: must be <= epochs",
+        ),
+        ("extra_block", {}, "extra_block: unknown key"),
+        ("toy.quick.functions", [{"name": "rosenbrok", "dim": 2}], "toy.quick.functions[0].name"),
+        (
+            "toy.quick.functions",
+            [{"name": "beale", "dim": 3}],
+            "toy.quick.functions[0]: test function 'beale' is defined for dim=2 only",
+        ),
+        (
+            "toy.paper.ablation.functions",
+            [{"name": "rosenbrock"}],
+            "toy.paper.ablation.functions[0].dim: missing key",
+        ),
+        ("toy.quick.workers", 0, "toy.quick.workers: must be >= 1, got 0 (or 'auto')"),
+        ("toy.quick.noise_scales", [0.0, -1.0], "toy.quick.noise_scales[1]: must be >= 0"),
+        ("toy.quick.fuse.thetas", [1.5], "toy.quick.fuse.thetas[0]: must be <= 1.0"),
+        ("toy.quick.optimizers", ["bfgs"], "toy.quick.optimizers[0]: must be one of"),
+        ("toy.quick.ablation.sweeps.history_size", [0], "sweeps.history_size[0]: must be >= 1"),
+    ],
+)
 def test_each_mistake_names_its_key(committed, path, value, message):
     broken = mutate(copy.deepcopy(committed), path, value)
     with pytest.raises(P.ParamsError) as error:

@@ -37,13 +37,24 @@ def ci_scale(params: dict) -> dict:
     cifar["adam_sgd"]["switch_epoch"] = 1
     cifar["fuse_pv"].update(switch_epoch=1, warmup_epochs=1)
     toy = params["toy"]["quick"]
-    toy.update(functions=[{"name": "rosenbrock", "dim": 2}, {"name": "ackley", "dim": 3}],
-               starts=2, budget=60, steps_per_epoch=5)
+    toy.update(
+        functions=[{"name": "rosenbrock", "dim": 2}, {"name": "ackley", "dim": 3}],
+        starts=2,
+        budget=60,
+        steps_per_epoch=5,
+    )
     toy["fuse"]["thetas"] = [0.5]
     toy["fuse_pv"].update(switch_epoch=2, warmup_epochs=1)
-    toy["ablation"].update(noise_scales=[0.0, 1.0], sweeps={
-        "switch_epoch": [0, 2], "theta": [0.5], "grad_threshold": [0.5], "min_delta": [0.01],
-        "history_size": [3]})
+    toy["ablation"].update(
+        noise_scales=[0.0, 1.0],
+        sweeps={
+            "switch_epoch": [0, 2],
+            "theta": [0.5],
+            "grad_threshold": [0.5],
+            "min_delta": [0.01],
+            "history_size": [3],
+        },
+    )
     return params
 
 
@@ -65,27 +76,50 @@ def declared_outputs(dvc_yaml: dict) -> list[str]:
 def repo(tmp_path_factory):
     """A fresh copy of the tracked (and new, unignored) files, as a git repository."""
     target = tmp_path_factory.mktemp("clone") / "fuse-repro"
-    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-                           cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     for name in files:
         if (ROOT / name).is_file():
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / name, target / name)
     params_path = target / "params.yaml"
-    params_path.write_text(yaml.safe_dump(ci_scale(yaml.safe_load(params_path.read_text())),
-                                          sort_keys=False, allow_unicode=True))
+    params_path.write_text(
+        yaml.safe_dump(
+            ci_scale(yaml.safe_load(params_path.read_text())), sort_keys=False, allow_unicode=True
+        )
+    )
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    for command in (["git", "init", "-q"], ["git", "add", "-A"],
-                    ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost",
-                     "commit", "-qm", "copy"]):
+    for command in (
+        ["git", "init", "-q"],
+        ["git", "add", "-A"],
+        ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "commit", "-qm", "copy"],
+    ):
         run(command, target, env)
     return target, env
 
 
 def test_dvc_repro_builds_everything_and_a_second_run_is_a_no_op(repo):
     path, env = repo
-    run([sys.executable, "-m", "fuse_repro.data", "fetch", "--data-dir", "data",
-         "--mirror", str(MIRROR), "--offline"], path, env)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "fuse_repro.data",
+            "fetch",
+            "--data-dir",
+            "data",
+            "--mirror",
+            str(MIRROR),
+            "--offline",
+        ],
+        path,
+        env,
+    )
     run(["dvc", "repro"], path, env)
     for output in declared_outputs(yaml.safe_load((path / "dvc.yaml").read_text())):
         assert (path / output).exists(), output
@@ -98,8 +132,7 @@ def test_dvc_repro_builds_everything_and_a_second_run_is_a_no_op(repo):
     stamps = {p: p.stat().st_mtime_ns for p in (path / "results").rglob("*") if p.is_file()}
     second = run(["dvc", "repro"], path, env)
     assert "Running stage" not in second
-    assert stamps == {p: p.stat().st_mtime_ns for p in (path / "results").rglob("*")
-                      if p.is_file()}
+    assert stamps == {p: p.stat().st_mtime_ns for p in (path / "results").rglob("*") if p.is_file()}
     assert "up to date" in run(["dvc", "status"], path, env)
 
 

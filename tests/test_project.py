@@ -55,8 +55,11 @@ def imported_modules(source: str) -> set[str]:
             names.add(node.module)
             if node.module == "fuse_repro":
                 names |= {f"fuse_repro.{alias.name}" for alias in node.names}
-    return {f"{name.replace('.', '/')}.py" for name in names
-            if name == "fuse" or name.startswith("fuse_repro.")}
+    return {
+        f"{name.replace('.', '/')}.py"
+        for name in names
+        if name == "fuse" or name.startswith("fuse_repro.")
+    }
 
 
 def test_stage_deps_cover_every_module_each_notebook_runs():
@@ -64,9 +67,11 @@ def test_stage_deps_cover_every_module_each_notebook_runs():
     rerun the stage."""
     for name in ("fashion_mnist", "cifar10", "toy", "report"):
         stage = stages()[name]
-        source = "\n".join("".join(c["source"]) for c in
-                            json.loads((ROOT / f"notebooks/{name}.ipynb").read_text())["cells"]
-                            if c["cell_type"] == "code")
+        source = "\n".join(
+            "".join(c["source"])
+            for c in json.loads((ROOT / f"notebooks/{name}.ipynb").read_text())["cells"]
+            if c["cell_type"] == "code"
+        )
         todo, seen = imported_modules(source), set()
         while todo:
             module = todo.pop()
@@ -77,10 +82,16 @@ def test_stage_deps_cover_every_module_each_notebook_runs():
 
 
 def test_environment_yml_pins_the_same_packages_as_requirements():
-    pip_pins = next(d["pip"] for d in yaml.safe_load((ROOT / "environment.yml").read_text())
-                    ["dependencies"] if isinstance(d, dict))
-    requirements = [line.strip() for line in (ROOT / "requirements.txt").read_text().splitlines()
-                    if line.strip() and not line.startswith("#")]
+    pip_pins = next(
+        d["pip"]
+        for d in yaml.safe_load((ROOT / "environment.yml").read_text())["dependencies"]
+        if isinstance(d, dict)
+    )
+    requirements = [
+        line.strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert pip_pins == requirements
     assert all("==" in pin for pin in requirements)
 

@@ -20,8 +20,9 @@ def summary():
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        records = testset.solve_all([1.0, 100.0], budget=1500,
-                                    methods=("scipy", "FUSE full batch", "FUSE default"))
+        records = testset.solve_all(
+            [1.0, 100.0], budget=1500, methods=("scipy", "FUSE full batch", "FUSE default")
+        )
     finally:
         torch.set_num_threads(threads)
     rows = testset.summarise(records, methods=("scipy", "FUSE full batch", "FUSE default"))

@@ -24,15 +24,26 @@ ROOT = Path(__file__).resolve().parents[1]
 def config():
     """The quick block of params.yaml, shrunk: two functions, two starts, 120 evaluations."""
     config = experiment_config(ROOT / "params.yaml", "toy")
-    config.update(functions=[{"name": "rosenbrock", "dim": 2}, {"name": "rastrigin", "dim": 2}],
-                  starts=2, budget=120, noise_scales=[0.0, 1.0], steps_per_epoch=5)
+    config.update(
+        functions=[{"name": "rosenbrock", "dim": 2}, {"name": "rastrigin", "dim": 2}],
+        starts=2,
+        budget=120,
+        noise_scales=[0.0, 1.0],
+        steps_per_epoch=5,
+    )
     config["fuse"] = {"thetas": [0.0, 0.5]}
     config["fuse_pv"] = dict(config["fuse_pv"], switch_epoch=4, warmup_epochs=1)
-    config["ablation"] = {"functions": [{"name": "rosenbrock", "dim": 2}],
-                          "noise_scales": [0.0, 1.0],
-                          "sweeps": {"switch_epoch": [0, 4], "theta": [0.5, 1.0],
-                                     "grad_threshold": [0.5], "min_delta": [0.01],
-                                     "history_size": [3]}}
+    config["ablation"] = {
+        "functions": [{"name": "rosenbrock", "dim": 2}],
+        "noise_scales": [0.0, 1.0],
+        "sweeps": {
+            "switch_epoch": [0, 4],
+            "theta": [0.5, 1.0],
+            "grad_threshold": [0.5],
+            "min_delta": [0.01],
+            "history_size": [3],
+        },
+    }
     return config
 
 
@@ -56,9 +67,12 @@ def test_grid_runs_scipy_noise_free_only_and_expands_theta_and_sweeps(config):
     cells = toy.grid(config)
     keys = {(toy_grid.function_key(c.spec), c.variant.key, c.noise) for c in cells}
     assert ("rosenbrock_2d", "scipy", 0.0) in keys and ("rosenbrock_2d", "scipy", 1.0) not in keys
-    assert {("rastrigin_2d", "fuse-theta=0", 1.0), ("rastrigin_2d", "fuse-theta=0.5", 0.0),
-            ("rosenbrock_2d", "fuse_pv_epoch-switch_epoch=0", 1.0),
-            ("rosenbrock_2d", "fuse_pv_epoch-history_size=3", 0.0)} <= keys
+    assert {
+        ("rastrigin_2d", "fuse-theta=0", 1.0),
+        ("rastrigin_2d", "fuse-theta=0.5", 0.0),
+        ("rosenbrock_2d", "fuse_pv_epoch-switch_epoch=0", 1.0),
+        ("rosenbrock_2d", "fuse_pv_epoch-history_size=3", 0.0),
+    } <= keys
     assert ("rastrigin_2d", "fuse_pv_epoch-switch_epoch=0", 0.0) not in keys  # not ablated
     names = {c.file_name(config) for c in cells}
     assert len(names) == len(keys)  # a cell in both parts has one file
@@ -85,11 +99,12 @@ def test_fuse_pv_is_adam_until_it_switches_then_lbfgs(config, rosenbrock):
     adam = toy.torch_run(rosenbrock, Variant("adam"), start, 1.0, 7, config)
     fuse_pv = toy.torch_run(rosenbrock, Variant("fuse_pv_epoch"), start, 1.0, 7, config)
     switch = config["fuse_pv"]["switch_epoch"] * config["steps_per_epoch"]
-    assert set(fuse_pv["phase"].iloc[:switch + 1]) == {"adam"}
-    assert set(fuse_pv["phase"].iloc[switch + 1:]) == {"lbfgs"}
+    assert set(fuse_pv["phase"].iloc[: switch + 1]) == {"adam"}
+    assert set(fuse_pv["phase"].iloc[switch + 1 :]) == {"lbfgs"}
     columns = ["evals", "f", "x0", "x1"]
-    pd.testing.assert_frame_equal(fuse_pv[columns].iloc[:switch + 1],
-                                  adam[columns].iloc[:switch + 1])
+    pd.testing.assert_frame_equal(
+        fuse_pv[columns].iloc[: switch + 1], adam[columns].iloc[: switch + 1]
+    )
     assert not np.allclose(fuse_pv["x0"].iloc[switch + 2], adam["x0"].iloc[switch + 2])
 
 
@@ -114,8 +129,9 @@ def test_a_diverging_run_stops_and_counts_as_an_infinite_gap(config, rosenbrock)
     run = toy.torch_run(rosenbrock, Variant("sgd"), start, 0.0, 0, config)
     assert len(run) < config["budget"] + 1
     assert not np.isfinite(run["gap"].iloc[-1])
-    summary = toy_results.run_summary(run.assign(function="r", variant="sgd", noise=0.0, start=0),
-                                      config)
+    summary = toy_results.run_summary(
+        run.assign(function="r", variant="sgd", noise=0.0, start=0), config
+    )
     assert summary["final_gap"].iloc[0] == math.inf and not summary["success"].iloc[0]
 
 
@@ -124,9 +140,12 @@ def test_scipy_run_logs_scipys_iterates_and_evaluations(config, rosenbrock):
     full = dict(config, target_gap=1e-30, budget=500)
     run = toy.scipy_run(rosenbrock, start, full)
     reference = scipy.optimize.minimize(
-        lambda x: float(rosenbrock.f(torch.from_numpy(x))), start.numpy(), method="L-BFGS-B",
+        lambda x: float(rosenbrock.f(torch.from_numpy(x))),
+        start.numpy(),
+        method="L-BFGS-B",
         jac=lambda x: torch.func.grad(rosenbrock.f)(torch.from_numpy(x)).numpy(),
-        options=dict(maxcor=10, maxfun=500, maxiter=500, ftol=0.0, gtol=0.0))
+        options=dict(maxcor=10, maxfun=500, maxiter=500, ftol=0.0, gtol=0.0),
+    )
     assert run["x0"].iloc[-1] == pytest.approx(reference.x[0], abs=1e-12)
     assert run["evals"].iloc[-1] <= reference.nfev
     stopped = toy.scipy_run(rosenbrock, start, config)
@@ -138,17 +157,40 @@ def test_scipy_run_logs_scipys_iterates_and_evaluations(config, rosenbrock):
 def _log(rows, variant="fuse_pv_epoch", start=0):
     """A hand-made run: (evals, gap, distance, phase) per step."""
     frame = pd.DataFrame(rows, columns=["evals", "gap", "distance", "phase"])
-    return frame.assign(function="f", variant=variant, noise=0.0, start=start,
-                        step=range(len(frame)), wall_time=frame["evals"] / 100.0)
+    return frame.assign(
+        function="f",
+        variant=variant,
+        noise=0.0,
+        start=start,
+        step=range(len(frame)),
+        wall_time=frame["evals"] / 100.0,
+    )
 
 
 def test_run_summary_reads_budget_target_success_and_switch(config):
     config = dict(config, budget=10, target_gap=1e-8, success_tol=0.25)
-    log = pd.concat([
-        _log([(0, 5.0, 2.0, "adam"), (1, 1.0, 1.0, "adam"), (2, 0.5, 0.5, "adam"),
-              (6, 1e-9, 0.1, "lbfgs"), (12, 1e-12, 0.01, "lbfgs")]),
-        _log([(0, 5.0, 2.0, "adam"), (5, 3.0, 1.0, "adam"), (10, 0.2, 0.2, "adam"),
-              (15, 0.0, 0.0, "adam")], variant="adam")])
+    log = pd.concat(
+        [
+            _log(
+                [
+                    (0, 5.0, 2.0, "adam"),
+                    (1, 1.0, 1.0, "adam"),
+                    (2, 0.5, 0.5, "adam"),
+                    (6, 1e-9, 0.1, "lbfgs"),
+                    (12, 1e-12, 0.01, "lbfgs"),
+                ]
+            ),
+            _log(
+                [
+                    (0, 5.0, 2.0, "adam"),
+                    (5, 3.0, 1.0, "adam"),
+                    (10, 0.2, 0.2, "adam"),
+                    (15, 0.0, 0.0, "adam"),
+                ],
+                variant="adam",
+            ),
+        ]
+    )
     summary = toy_results.run_summary(log, config).set_index("variant")
     pv, adam = summary.loc["fuse_pv_epoch"], summary.loc["adam"]
     assert pv["final_gap"] == 1e-9 and pv["success"] and pv["final_evals"] == 6
@@ -160,10 +202,11 @@ def test_run_summary_reads_budget_target_success_and_switch(config):
 
 
 def test_median_to_target_counts_unreached_runs_as_never(config):
-    rows = [_log([(0, 1.0, 1.0, "adam"), (e, 0.0, 0.0, "adam")], "adam", start=i)
-            for i, e in enumerate((3, 5))]
-    rows += [_log([(0, 1.0, 1.0, "adam"), (50, 1.0, 1.0, "adam")], "adam", start=i)
-             for i in (2, 3)]
+    rows = [
+        _log([(0, 1.0, 1.0, "adam"), (e, 0.0, 0.0, "adam")], "adam", start=i)
+        for i, e in enumerate((3, 5))
+    ]
+    rows += [_log([(0, 1.0, 1.0, "adam"), (50, 1.0, 1.0, "adam")], "adam", start=i) for i in (2, 3)]
     cells = toy_results.cell_table(toy_results.run_summary(pd.concat(rows), config))
     assert cells["reached_target"].iloc[0] == 0.5
     assert math.isnan(cells["median_evals_to_target"].iloc[0])  # 2 of 4: the median is never
@@ -173,8 +216,12 @@ def test_median_to_target_counts_unreached_runs_as_never(config):
 
 
 def test_gap_curves_are_step_functions_of_evaluations():
-    log = pd.concat([_log([(0, 8.0, 1, "adam"), (4, 2.0, 1, "adam"), (8, 1.0, 1, "adam")]),
-                     _log([(0, 4.0, 1, "adam"), (2, np.nan, 1, "adam")], start=1)])
+    log = pd.concat(
+        [
+            _log([(0, 8.0, 1, "adam"), (4, 2.0, 1, "adam"), (8, 1.0, 1, "adam")]),
+            _log([(0, 4.0, 1, "adam"), (2, np.nan, 1, "adam")], start=1),
+        ]
+    )
     curves = toy_results.gap_curves(log, budget=8, points=9).set_index("evals")
     assert curves["q25"].tolist()[:2] == [4.0, 4.0]  # the lower of 4 and 8
     assert curves["median"].tolist()[:2] == [6.0, 6.0]
@@ -185,22 +232,41 @@ def test_gap_curves_are_step_functions_of_evaluations():
 
 
 def _cells(rows):
-    return pd.DataFrame(rows, columns=["function", "noise", "variant", "success_rate",
-                                       "median_final_gap", "median_evals_to_target"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "function",
+            "noise",
+            "variant",
+            "success_rate",
+            "median_final_gap",
+            "median_evals_to_target",
+        ],
+    )
 
 
 def test_ranking_prefers_success_then_gap_then_evaluations():
-    cells = _cells([("f", 0.0, "a", 0.5, 1e-3, np.nan), ("f", 0.0, "b", 1.0, 1e-2, np.nan),
-                    ("f", 0.0, "c", 1.0, 1e-12, 90.0), ("f", 0.0, "d", 1.0, 1e-10, 40.0)])
+    cells = _cells(
+        [
+            ("f", 0.0, "a", 0.5, 1e-3, np.nan),
+            ("f", 0.0, "b", 1.0, 1e-2, np.nan),
+            ("f", 0.0, "c", 1.0, 1e-12, 90.0),
+            ("f", 0.0, "d", 1.0, 1e-10, 40.0),
+        ]
+    )
     assert toy_results.ranked(cells, 1e-8)["variant"].tolist() == ["d", "c", "b", "a"]
 
 
 def test_rule_verdict_counts_wins_and_ties():
     rows = []
-    for function, gaps in (("f1", (1e-3, 1e-1, 1e-1)), ("f2", (1e-2, 1e-4, 1e-1)),
-                           ("f3", (1e-3, 1e-3, 1e-3))):
-        rows += [(function, 0.0, rule, 1.0, gap, np.nan)
-                 for rule, gap in zip(toy_results.RULES, gaps)]
+    for function, gaps in (
+        ("f1", (1e-3, 1e-1, 1e-1)),
+        ("f2", (1e-2, 1e-4, 1e-1)),
+        ("f3", (1e-3, 1e-3, 1e-3)),
+    ):
+        rows += [
+            (function, 0.0, rule, 1.0, gap, np.nan) for rule, gap in zip(toy_results.RULES, gaps)
+        ]
     ranking = toy_results.rule_ranking(_cells(rows), 1e-8)
     assert ranking["winner"].tolist()[:2] == ["fuse_pv_epoch", "fuse_pv_gradient"]
     assert ranking["tied"].tolist() == [False, False, True]
@@ -225,21 +291,29 @@ def test_stage_code_end_to_end_and_resume(config, tmp_path, monkeypatch):
     metrics = (tmp_path / "metrics.json").read_text()
     assert '"rosenbrock_2d"' in metrics and '"noise=1"' in metrics
     comparison = tables["comparison"]
-    scipy_row = comparison[(comparison["variant"] == "scipy")
-                           & (comparison["function"] == "rosenbrock_2d")].iloc[0]
+    scipy_row = comparison[
+        (comparison["variant"] == "scipy") & (comparison["function"] == "rosenbrock_2d")
+    ].iloc[0]
     assert scipy_row["success_rate"] == 1.0 and scipy_row["reached_target"] == 1.0
     assert set(tables["ablation"]["setting"]) == set(config["ablation"]["sweeps"])
 
     two_d = {toy_grid.function_key(s): get(s["name"], s["dim"]) for s in config["functions"]}
     figures = [
-        toy_plots.contour_paths(log, two_d, ["adam", "fuse_pv_epoch", "scipy"], 0.0, 0,
-                                tmp_path / "fig" / "paths.png"),
+        toy_plots.contour_paths(
+            log, two_d, ["adam", "fuse_pv_epoch", "scipy"], 0.0, 0, tmp_path / "fig" / "paths.png"
+        ),
         toy_plots.gap_curves(tables["curves"], 1.0, tmp_path / "fig" / "gap.png"),
-        toy_plots.ablation_heatmaps(tables["ablation"], "rosenbrock_2d",
-                                    tmp_path / "fig" / "ablation.png")]
+        toy_plots.ablation_heatmaps(
+            tables["ablation"], "rosenbrock_2d", tmp_path / "fig" / "ablation.png"
+        ),
+    ]
     assert all(p.stat().st_size > 10_000 for p in figures)
-    figures = [p.rename(p.with_name(name)) for p, name in
-               zip(figures, ("paths_noise0.png", "gap_noise1.png", "ablation_rosenbrock_2d.png"))]
+    figures = [
+        p.rename(p.with_name(name))
+        for p, name in zip(
+            figures, ("paths_noise0.png", "gap_noise1.png", "ablation_rosenbrock_2d.png")
+        )
+    ]
     blocks = toy_report.section(tables, figures, config)
     md, _ = write_report(blocks, tmp_path / "report")
     text = md.read_text()
@@ -249,6 +323,7 @@ def test_stage_code_end_to_end_and_resume(config, tmp_path, monkeypatch):
 
     def no_runs(*args, **kwargs):
         raise AssertionError("a finished cell was run again")
+
     monkeypatch.setattr(toy, "cell_table", no_runs)
     again = toy.run_cells(config, runs)
     pd.testing.assert_frame_equal(again, log)
@@ -258,7 +333,9 @@ def test_processes_change_nothing_but_wall_times(config, tmp_path):
     config = dict(config, budget=30)
     serial = toy.run_cells(dict(config, workers=1), tmp_path / "serial")
     parallel = toy.run_cells(dict(config, workers=2), tmp_path / "parallel")
-    pd.testing.assert_frame_equal(serial.drop(columns="wall_time"),
-                                  parallel.drop(columns="wall_time"))
-    assert sorted(p.name for p in (tmp_path / "serial").iterdir()) == \
-        sorted(p.name for p in (tmp_path / "parallel").iterdir())
+    pd.testing.assert_frame_equal(
+        serial.drop(columns="wall_time"), parallel.drop(columns="wall_time")
+    )
+    assert sorted(p.name for p in (tmp_path / "serial").iterdir()) == sorted(
+        p.name for p in (tmp_path / "parallel").iterdir()
+    )

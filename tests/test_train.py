@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from fuse_repro import report
+from fuse_repro import train as train_module
 from fuse_repro.params import OPTIMIZERS, experiment_config
 from fuse_repro.plots import learning_curves
 from fuse_repro.results import epoch_times, phase_speed, summary_table, write_outputs
-from fuse_repro import train as train_module
 from fuse_repro.train import LOG_COLUMNS, Split, run_grid, train_run
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
@@ -78,12 +78,18 @@ def test_training_learns(log):
 
 def test_outputs_figures_and_report(log, config, tmp_path):
     frame = log[0]
-    table = write_outputs(frame, tmp_path / "out", tmp_path / "metrics.json",
-                          target_accuracy=0.2, parameters={"mlp": 52650})
+    table = write_outputs(
+        frame,
+        tmp_path / "out",
+        tmp_path / "metrics.json",
+        target_accuracy=0.2,
+        parameters={"mlp": 52650},
+    )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert set(metrics["mlp"]) == set(OPTIMIZERS)
     assert metrics["mlp"]["adam"]["test_accuracy"] == pytest.approx(
-        table.set_index("optimizer").loc["adam", "test_accuracy_mean"], abs=1e-6)
+        table.set_index("optimizer").loc["adam", "test_accuracy_mean"], abs=1e-6
+    )
     plot_csv = pd.read_csv(tmp_path / "out" / "plots" / "mlp_test_accuracy.csv")
     assert "FUSE-PV (epoch)" in plot_csv.columns and len(plot_csv) == 4
     figure = learning_curves(frame, "mlp", "toy", tmp_path / "out" / "figures" / "mlp.png")
@@ -93,8 +99,9 @@ def test_outputs_figures_and_report(log, config, tmp_path):
     blocks = report.header("quick", manifest, report.environment())
     notes = report.fashion_mnist_notes(config)
     assert "batch 64, 3 epochs" in notes[0] and "max_eval=4" in notes[0]
-    blocks += report.experiment_section("Toy", summary_table(frame, 0.2),
-                                        [report.Figure(figure, "toy curves")], notes)
+    blocks += report.experiment_section(
+        "Toy", summary_table(frame, 0.2), [report.Figure(figure, "toy curves")], notes
+    )
     md, html = report.write_report(blocks, tmp_path / "reports")
     text = md.read_text()
     assert "| mlp | FUSE-PV (epoch) | 2 |" in text and "(2/2)" in text
@@ -103,8 +110,10 @@ def test_outputs_figures_and_report(log, config, tmp_path):
     page = html.read_text()
     assert "data:image/png;base64," in page and "<table" in page
     assert "Fashion-MNIST (official files)" in page
-    assert any("rules that switched, by test accuracy" in line
-               for line in report.claims(summary_table(frame, 0.2)))
+    assert any(
+        "rules that switched, by test accuracy" in line
+        for line in report.claims(summary_table(frame, 0.2))
+    )
 
 
 def test_target_accuracy_and_phase_speed(log):
@@ -120,13 +129,15 @@ def test_target_accuracy_and_phase_speed(log):
     runs = frame[frame["optimizer"] == "adam"]
     assert adam["epochs"] == len(runs) - runs["seed"].nunique()
     assert adam["seconds_per_epoch"] == pytest.approx(
-        runs.groupby("seed")["wall_time"].max().sum() / adam["epochs"])
+        runs.groupby("seed")["wall_time"].max().sum() / adam["epochs"]
+    )
     speed = phase_speed(times).set_index("phase")
     assert set(speed.index) == {"adam", "lbfgs"}
     pv = times.set_index(["optimizer", "phase"])
     assert speed.loc["lbfgs", "per_epoch"] == pytest.approx(
         pv.loc[("fuse_pv_epoch", "lbfgs"), "seconds_per_epoch"]
-        / pv.loc[("lbfgs", "lbfgs"), "seconds_per_epoch"])
+        / pv.loc[("lbfgs", "lbfgs"), "seconds_per_epoch"]
+    )
 
 
 def test_batch_larger_than_training_set_is_an_error(config, splits):
@@ -143,14 +154,20 @@ def test_rerun_keeps_finished_runs_and_drops_stale_ones(log, config, splits, mon
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
+
     monkeypatch.setattr(train_module, "train_run", no_training)
     again = run_grid(config, *splits, runs, data_id="toy")
     pd.testing.assert_frame_equal(again, frame, check_dtype=False)
     assert len(list(runs.iterdir())) == len(OPTIMIZERS) * 2
 
     trained = []
-    monkeypatch.setattr(train_module, "train_run", lambda *a, **k: trained.append(a[:3])
-                        or frame[(frame["optimizer"] == a[1]) & (frame["seed"] == a[2])])
+    monkeypatch.setattr(
+        train_module,
+        "train_run",
+        lambda *a, **k: (
+            trained.append(a[:3]) or frame[(frame["optimizer"] == a[1]) & (frame["seed"] == a[2])]
+        ),
+    )
     run_grid(config, *splits, runs, data_id="other data")  # same grid, other data
     assert len(trained) == len(OPTIMIZERS) * 2
     run_grid(dict(config, seeds=[0]), *splits, runs, data_id="other data")  # a smaller grid
@@ -159,14 +176,34 @@ def test_rerun_keeps_finished_runs_and_drops_stale_ones(log, config, splits, mon
 
 
 def test_speed_notes_scale_this_runs_epochs_to_the_paper():
-    times = pd.DataFrame({"model": ["m", "m", "m"], "optimizer": ["adam", "lbfgs", "sgd"],
-                          "phase": ["adam", "lbfgs", "sgd"], "epochs": [4, 4, 4],
-                          "seconds": [8.0, 40.0, 4.0], "evals": [64, 256, 64]})
+    times = pd.DataFrame(
+        {
+            "model": ["m", "m", "m"],
+            "optimizer": ["adam", "lbfgs", "sgd"],
+            "phase": ["adam", "lbfgs", "sgd"],
+            "epochs": [4, 4, 4],
+            "seconds": [8.0, 40.0, 4.0],
+            "evals": [64, 256, 64],
+        }
+    )
     quick = {"train_size": 5000, "batch_size": 256}
-    paper = {"train_size": None, "models": ["m"], "optimizers": ["adam", "lbfgs"],
-             "epochs": 50, "seeds": [0, 1], "batch_size": 512}
-    (note,) = report.speed_notes(pd.DataFrame(columns=["model", "phase", "reference", "epochs",
-                                                       "per_epoch", "per_eval"]).astype(object),
-                                 times, quick, paper, 50000, "test CPU")
+    paper = {
+        "train_size": None,
+        "models": ["m"],
+        "optimizers": ["adam", "lbfgs"],
+        "epochs": 50,
+        "seeds": [0, 1],
+        "batch_size": 512,
+    }
+    (note,) = report.speed_notes(
+        pd.DataFrame(
+            columns=["model", "phase", "reference", "epochs", "per_epoch", "per_eval"]
+        ).astype(object),
+        times,
+        quick,
+        paper,
+        50000,
+        "test CPU",
+    )
     hours = (2.0 + 10.0) * 10 * 50 * 2 / 3600  # s/epoch (adam + lbfgs) x 10x data x epochs x seeds
     assert f"{hours:.1f} h" in note and "test CPU" in note

@@ -41,19 +41,27 @@ def cifar_config():
 def cifar_splits(cifar_config):
     cpu = torch.device("cpu")
     x, y = images(160, 3, 32, seed=0)
-    return (Split.from_uint8(x[:128], y[:128], cpu, normalize=cifar_config["normalize"]),
-            Split.from_uint8(x[128:], y[128:], cpu, normalize=cifar_config["normalize"]))
+    return (
+        Split.from_uint8(x[:128], y[:128], cpu, normalize=cifar_config["normalize"]),
+        Split.from_uint8(x[128:], y[128:], cpu, normalize=cifar_config["normalize"]),
+    )
 
 
 # -------------------------------------------------------------------- models
 def test_the_papers_densenet_has_no_dense_layer_and_4682_parameters():
     model = build_model("densenet_paper", seed=0)
     assert parameter_count("densenet_paper") == 4682
-    assert all(len(block) == 0 for name, block in model.features.named_children()
-               if name.startswith("denseblock"))
+    assert all(
+        len(block) == 0
+        for name, block in model.features.named_children()
+        if name.startswith("denseblock")
+    )
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [
-        (3, 64, (3, 3)), (64, 32, (1, 1)), (32, 16, (1, 1))]
+        (3, 64, (3, 3)),
+        (64, 32, (1, 1)),
+        (32, 16, (1, 1)),
+    ]
     std = convs[0].weight.std().item()  # He initialisation, fan-out: sqrt(2 / (9 * 64))
     assert std == pytest.approx(math.sqrt(2 / (9 * 64)), rel=0.1)
     assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
@@ -62,8 +70,11 @@ def test_the_papers_densenet_has_no_dense_layer_and_4682_parameters():
 def test_densenet_bc100_is_the_standard_cifar_model():
     assert parameter_count("densenet_bc100") == 769_162  # 0.8M, Huang et al. Table 2
     model = build_model("densenet_bc100", seed=0)
-    assert [len(b) for n, b in model.features.named_children() if n.startswith("denseblock")] \
-        == [16, 16, 16]
+    assert [len(b) for n, b in model.features.named_children() if n.startswith("denseblock")] == [
+        16,
+        16,
+        16,
+    ]
 
 
 def test_same_seed_same_weights_other_seed_other_weights():
@@ -82,7 +93,8 @@ def test_subsets_are_fixed_random_and_normalisation_is_per_channel():
     assert len(first.y.unique()) > 3  # not the first 30 (three classes)
     norm = Split.from_uint8(x, y, cpu, normalize={"mean": [0.5, 0.0, 0.0], "std": [0.5, 1, 2]})
     assert norm.x[10, :, 0, 0].tolist() == pytest.approx(
-        [(10 / 255 - 0.5) / 0.5, 10 / 255, 10 / 255 / 2])
+        [(10 / 255 - 0.5) / 0.5, 10 / 255, 10 / 255 / 2]
+    )
 
 
 # -------------------------------------------------------------------- resume
@@ -92,7 +104,8 @@ class Killed(Exception):
 
 @pytest.mark.parametrize("optimizer", OPTIMIZERS)
 def test_a_killed_run_resumes_and_ends_bit_for_bit_as_an_uninterrupted_one(
-        optimizer, cifar_config, cifar_splits, tmp_path, monkeypatch):
+    optimizer, cifar_config, cifar_splits, tmp_path, monkeypatch
+):
     """Killed after epoch 2 of 3 (FUSE-PV and Adam→SGD then in their second phase), the
     rerun loads the checkpoint and logs exactly what one uninterrupted run logs."""
     uninterrupted = train_run("densenet_paper", optimizer, 0, cifar_config, *cifar_splits)
@@ -100,7 +113,7 @@ def test_a_killed_run_resumes_and_ends_bit_for_bit_as_an_uninterrupted_one(
     real_log = train_module.evaluate
     calls = {"n": 0}
 
-    def evaluate_then_die(model, split, world=train_module.World()):
+    def evaluate_then_die(model, split, world=train_module.SINGLE_PROCESS):
         calls["n"] += 1
         if calls["n"] == 7:  # train+test at epochs 0, 1, 2 are calls 1-6: dies at epoch 3
             raise Killed
@@ -112,14 +125,14 @@ def test_a_killed_run_resumes_and_ends_bit_for_bit_as_an_uninterrupted_one(
     assert torch.load(checkpoint, weights_only=False)["epoch"] == 2
     monkeypatch.setattr(train_module, "evaluate", real_log)
     resumed = train_run("densenet_paper", optimizer, 0, cifar_config, *cifar_splits, checkpoint)
-    pd.testing.assert_frame_equal(resumed.drop(columns="wall_time"),
-                                  uninterrupted.drop(columns="wall_time"))
+    pd.testing.assert_frame_equal(
+        resumed.drop(columns="wall_time"), uninterrupted.drop(columns="wall_time")
+    )
     if optimizer in ("fuse_pv_epoch", "adam_sgd"):
         assert resumed["phase"].iloc[-1] != resumed["phase"].iloc[1]
 
 
-def test_run_grid_resumes_from_checkpoints_and_removes_them(cifar_config, cifar_splits,
-                                                           tmp_path):
+def test_run_grid_resumes_from_checkpoints_and_removes_them(cifar_config, cifar_splits, tmp_path):
     config = dict(cifar_config, optimizers=["adam"])
     runs = tmp_path / "runs"
     log = train_module.run_grid(config, *cifar_splits, runs, data_id="fake")
@@ -144,15 +157,26 @@ def write_experiment(tmp_path, experiment, channels, size, model, processes):
     prepared = tmp_path / "prepared"
     prepared.mkdir(exist_ok=True)
     x, y = images(192, channels, size, seed=1)
-    torch.save({"train_x": x[:128], "train_y": y[:128], "test_x": x[128:], "test_y": y[128:]},
-               prepared / f"{experiment}.pt")
-    (prepared / "manifest.json").write_text(json.dumps({experiment: {"source": "random",
-                                                                     "files": {}}}))
+    torch.save(
+        {"train_x": x[:128], "train_y": y[:128], "test_x": x[128:], "test_y": y[128:]},
+        prepared / f"{experiment}.pt",
+    )
+    (prepared / "manifest.json").write_text(
+        json.dumps({experiment: {"source": "random", "files": {}}})
+    )
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     block = params[experiment]["quick"]
-    block.update(models=[model], optimizers=["adam", "lbfgs", "fuse_pv_epoch"], seeds=[0],
-                 epochs=2, batch_size=32, train_size=None, test_size=None, device="cpu",
-                 processes=processes)
+    block.update(
+        models=[model],
+        optimizers=["adam", "lbfgs", "fuse_pv_epoch"],
+        seeds=[0],
+        epochs=2,
+        batch_size=32,
+        train_size=None,
+        test_size=None,
+        device="cpu",
+        processes=processes,
+    )
     block["adam_sgd"]["switch_epoch"] = 1
     block["fuse_pv"].update(switch_epoch=1, warmup_epochs=1)
     path = tmp_path / f"params_{processes}.yaml"
@@ -161,24 +185,31 @@ def write_experiment(tmp_path, experiment, channels, size, model, processes):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("experiment,channels,size,model,exact", [
-    ("fashion_mnist", 1, 28, "mlp", True),            # no batch norm: the same sums
-    ("cifar10", 3, 32, "densenet_paper", False),      # batch norm per process on CPUs
-])
-def test_two_processes_under_torchrun_give_the_curves_of_one(tmp_path, experiment, channels,
-                                                             size, model, exact):
+@pytest.mark.parametrize(
+    "experiment,channels,size,model,exact",
+    [
+        ("fashion_mnist", 1, 28, "mlp", True),  # no batch norm: the same sums
+        ("cifar10", 3, 32, "densenet_paper", False),  # batch norm per process on CPUs
+    ],
+)
+def test_two_processes_under_torchrun_give_the_curves_of_one(
+    tmp_path, experiment, channels, size, model, exact
+):
     """Each process takes half of every batch; gradients, losses and evaluation sums are
     averaged over both. Without batch norm that is one process's computation up to the
     order of floating-point sums; with it (per-process statistics on CPUs, synchronised
     on GPUs) the curves agree within noise."""
     runs = tmp_path / "runs"
-    one = run_experiment(experiment, *write_experiment(tmp_path, experiment, channels, size,
-                                                       model, 1), runs)
-    two = run_experiment(experiment, *write_experiment(tmp_path, experiment, channels, size,
-                                                       model, 2), runs)
+    one = run_experiment(
+        experiment, *write_experiment(tmp_path, experiment, channels, size, model, 1), runs
+    )
+    two = run_experiment(
+        experiment, *write_experiment(tmp_path, experiment, channels, size, model, 2), runs
+    )
     assert len(list(runs.iterdir())) == 3  # the 2-process runs replaced the 1-process ones
     counts = ["optimizer", "epoch", "step"] + (["closure_evals", "phase"] if exact else [])
     pd.testing.assert_frame_equal(two[counts], one[counts])
     tolerance = 1e-4 if exact else 0.15
-    pd.testing.assert_frame_equal(two[["train_loss", "test_loss"]],
-                                  one[["train_loss", "test_loss"]], rtol=tolerance, atol=0.0)
+    pd.testing.assert_frame_equal(
+        two[["train_loss", "test_loss"]], one[["train_loss", "test_loss"]], rtol=tolerance, atol=0.0
+    )

@@ -38,8 +38,18 @@ from torchvision.io import ImageReadMode, decode_jpeg
 
 MIRROR_ENV = "FUSE_DATA_MIRROR"
 DATASETS = ("fashion_mnist", "cifar10")
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck")
+CIFAR10_CLASSES = (
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
+)
 FETCH_HINT = "python -m fuse_repro.data fetch"
 
 
@@ -69,18 +79,39 @@ class Source:
 # Per dataset, its sources in order of preference: any one of them is enough.
 REGISTRY: dict[str, tuple[Source, ...]] = {
     "fashion_mnist": (
-        Source("official", "Fashion-MNIST (official files)", tuple(
-            RawFile(f"fashion-mnist/{name}", "md5", md5,
-                    tuple(mirror + name for mirror in FashionMNIST.mirrors))
-            for name, md5 in FashionMNIST.resources)),
+        Source(
+            "official",
+            "Fashion-MNIST (official files)",
+            tuple(
+                RawFile(
+                    f"fashion-mnist/{name}",
+                    "md5",
+                    md5,
+                    tuple(mirror + name for mirror in FashionMNIST.mirrors),
+                )
+                for name, md5 in FashionMNIST.resources
+            ),
+        ),
     ),
     "cifar10": (
-        Source("official", "CIFAR-10", (
-            RawFile(f"cifar10/{CIFAR10.filename}", "md5", CIFAR10.tgz_md5, (CIFAR10.url,)),)),
+        Source(
+            "official",
+            "CIFAR-10",
+            (RawFile(f"cifar10/{CIFAR10.filename}", "md5", CIFAR10.tgz_md5, (CIFAR10.url,)),),
+        ),
         # Real CIFAR-10 images re-encoded as JPEG (lossy), available from local mirrors only.
-        Source("jpeg-reencoding", "CIFAR-10 (JPEG re-encoding)", (
-            RawFile("cifar10-jpeg/cifar10-jpeg.tar.gz", "sha256",
-                    "45b041e867f5a40f79bfde38d3dd1fd511103d50068c1afecf6445e25234d4db", ()),)),
+        Source(
+            "jpeg-reencoding",
+            "CIFAR-10 (JPEG re-encoding)",
+            (
+                RawFile(
+                    "cifar10-jpeg/cifar10-jpeg.tar.gz",
+                    "sha256",
+                    "45b041e867f5a40f79bfde38d3dd1fd511103d50068c1afecf6445e25234d4db",
+                    (),
+                ),
+            ),
+        ),
     ),
 }
 
@@ -102,8 +133,10 @@ def _verify(path: Path, raw: RawFile, what: str, fix: str) -> str:
     """Raise a DataError naming ``what`` unless ``path`` has the checksum of ``raw``."""
     actual = checksum(path, raw.algorithm)
     if actual != raw.checksum:
-        raise DataError(f"{what}: {raw.algorithm} checksum mismatch (expected {raw.checksum}, "
-                        f"got {actual}); {fix}")
+        raise DataError(
+            f"{what}: {raw.algorithm} checksum mismatch (expected {raw.checksum}, "
+            f"got {actual}); {fix}"
+        )
     return actual
 
 
@@ -140,8 +173,12 @@ def _fetch_file(raw: RawFile, data_dir: Path, mirror: Path | None, allow_downloa
     """Make ``data_dir/raw.path`` a verified copy of ``raw``; return where it came from."""
     target = data_dir / raw.path
     if target.exists():
-        _verify(target, raw, str(target),
-                f"delete it and re-run `{FETCH_HINT}`, or point --mirror at a good copy")
+        _verify(
+            target,
+            raw,
+            str(target),
+            f"delete it and re-run `{FETCH_HINT}`, or point --mirror at a good copy",
+        )
         return f"kept (already in {data_dir}, {raw.algorithm} verified)"
     tried = []
     if mirror is None:
@@ -150,8 +187,13 @@ def _fetch_file(raw: RawFile, data_dir: Path, mirror: Path | None, allow_downloa
         origin = mirror / raw.path
         with _atomic(target) as tmp:
             shutil.copyfile(origin, tmp)
-            _verify(tmp, raw, str(origin), f"the mirror's copy is bad; nothing was written "
-                                           f"to {data_dir}; replace it or use another --mirror")
+            _verify(
+                tmp,
+                raw,
+                str(origin),
+                f"the mirror's copy is bad; nothing was written "
+                f"to {data_dir}; replace it or use another --mirror",
+            )
         return f"copied from {origin}"
     else:
         tried.append(f"{mirror / raw.path} (not there)")
@@ -163,8 +205,12 @@ def _fetch_file(raw: RawFile, data_dir: Path, mirror: Path | None, allow_downloa
         try:
             with _atomic(target) as tmp:
                 download_url(url, str(tmp.parent), tmp.name)
-                _verify(tmp, raw, url, f"nothing was written to {data_dir}; try again later "
-                                       "or use --mirror")
+                _verify(
+                    tmp,
+                    raw,
+                    url,
+                    f"nothing was written to {data_dir}; try again later or use --mirror",
+                )
             return f"downloaded from {url}"
         except (OSError, RuntimeError) as error:
             tried.append(f"{url} ({error})")
@@ -173,8 +219,12 @@ def _fetch_file(raw: RawFile, data_dir: Path, mirror: Path | None, allow_downloa
     raise _Unavailable(f"{raw.path}, tried: {'; '.join(tried)}")
 
 
-def fetch(data_dir: str | os.PathLike = "data", datasets: Sequence[str] = DATASETS,
-          mirror: str | os.PathLike | None = None, allow_download: bool = True) -> dict[str, str]:
+def fetch(
+    data_dir: str | os.PathLike = "data",
+    datasets: Sequence[str] = DATASETS,
+    mirror: str | os.PathLike | None = None,
+    allow_download: bool = True,
+) -> dict[str, str]:
     """Put the raw files of ``datasets`` under ``data_dir``, each verified by its checksum.
 
     Per file: kept if already in ``data_dir`` (a bad checksum there is an error), else copied
@@ -194,14 +244,16 @@ def fetch(data_dir: str | os.PathLike = "data", datasets: Sequence[str] = DATASE
         tried = []
         for source in present + [s for s in sources if s not in present]:
             try:
-                origins.update({f.path: _fetch_file(f, data_dir, mirror, allow_download)
-                                for f in source.files})
+                origins.update(
+                    {f.path: _fetch_file(f, data_dir, mirror, allow_download) for f in source.files}
+                )
                 break
             except _Unavailable as missing:
                 tried.append(f"{source.label}: missing {missing}")
         else:
-            raise DataError(f"{name}: no source could provide the raw files.\n  "
-                            + "\n  ".join(tried))
+            raise DataError(
+                f"{name}: no source could provide the raw files.\n  " + "\n  ".join(tried)
+            )
     return origins
 
 
@@ -218,8 +270,13 @@ def _read_idx(path: Path) -> torch.Tensor:
 
 def _decode_fashion_mnist(paths: list[Path]) -> dict:
     train_x, train_y, test_x, test_y = (_read_idx(path) for path in paths)
-    return {"train_x": train_x, "train_y": train_y.long(), "test_x": test_x,
-            "test_y": test_y.long(), "classes": list(FashionMNIST.classes)}
+    return {
+        "train_x": train_x,
+        "train_y": train_y.long(),
+        "test_x": test_x,
+        "test_y": test_y.long(),
+        "classes": list(FashionMNIST.classes),
+    }
 
 
 def _decode_cifar10_official(paths: list[Path]) -> dict:
@@ -238,8 +295,13 @@ def _decode_cifar10_official(paths: list[Path]) -> dict:
         train_x, train_y = split([f"data_batch_{i}" for i in range(1, 6)])
         test_x, test_y = split(["test_batch"])
         classes = batch("batches.meta")["label_names"]
-    return {"train_x": train_x, "train_y": train_y, "test_x": test_x, "test_y": test_y,
-            "classes": classes}
+    return {
+        "train_x": train_x,
+        "train_y": train_y,
+        "test_x": test_x,
+        "test_y": test_y,
+        "classes": classes,
+    }
 
 
 def _decode_cifar10_jpeg(paths: list[Path]) -> dict:
@@ -258,8 +320,10 @@ def _decode_cifar10_jpeg(paths: list[Path]) -> dict:
     out = {}
     for split, items in splits.items():
         items.sort(key=lambda item: item[:2])
-        images = decode_jpeg([torch.frombuffer(data, dtype=torch.uint8) for *_, data in items],
-                             mode=ImageReadMode.RGB)
+        images = decode_jpeg(
+            [torch.frombuffer(data, dtype=torch.uint8) for *_, data in items],
+            mode=ImageReadMode.RGB,
+        )
         out[f"{split}_x"] = torch.stack(images)
         out[f"{split}_y"] = torch.tensor([y for y, *_ in items], dtype=torch.int64)
     return out | {"classes": list(CIFAR10_CLASSES)}
@@ -272,8 +336,11 @@ DECODERS = {
 }
 
 
-def prepare(data_dir: str | os.PathLike = "data", out_dir: str | os.PathLike = "prepared",
-            datasets: Sequence[str] = DATASETS) -> dict:
+def prepare(
+    data_dir: str | os.PathLike = "data",
+    out_dir: str | os.PathLike = "prepared",
+    datasets: Sequence[str] = DATASETS,
+) -> dict:
     """Decode the raw files of ``datasets`` into ``out_dir/<dataset>.pt`` once.
 
     Each ``.pt`` holds ``train_x``/``test_x`` (uint8, N×28×28 or N×3×32×32), ``train_y``/
@@ -287,22 +354,39 @@ def prepare(data_dir: str | os.PathLike = "data", out_dir: str | os.PathLike = "
     manifest_path = out_dir / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     for name in datasets:
-        source = next((s for s in REGISTRY[name]
-                       if all((data_dir / f.path).is_file() for f in s.files)), None)
+        source = next(
+            (s for s in REGISTRY[name] if all((data_dir / f.path).is_file() for f in s.files)), None
+        )
         if source is None:
             wanted = " or ".join(", ".join(f.path for f in s.files) for s in REGISTRY[name])
-            raise DataError(f"{name}: no raw files in {data_dir} (needs {wanted}); "
-                            f"run `{FETCH_HINT}` first")
-        files = {f.path: {f.algorithm: _verify(data_dir / f.path, f, str(data_dir / f.path),
-                                               f"delete it and re-run `{FETCH_HINT}`")}
-                 for f in source.files}
+            raise DataError(
+                f"{name}: no raw files in {data_dir} (needs {wanted}); run `{FETCH_HINT}` first"
+            )
+        files = {
+            f.path: {
+                f.algorithm: _verify(
+                    data_dir / f.path,
+                    f,
+                    str(data_dir / f.path),
+                    f"delete it and re-run `{FETCH_HINT}`",
+                )
+            }
+            for f in source.files
+        }
         data = DECODERS[name, source.name]([data_dir / f.path for f in source.files])
         data |= {"source": source.name, "source_label": source.label}
         with _atomic(out_dir / f"{name}.pt") as tmp:
             torch.save(data, tmp)
-        manifest[name] = {"source": source.name, "source_label": source.label, "files": files,
-                          "shapes": {key: list(value.shape) for key, value in data.items()
-                                     if isinstance(value, torch.Tensor)}}
+        manifest[name] = {
+            "source": source.name,
+            "source_label": source.label,
+            "files": files,
+            "shapes": {
+                key: list(value.shape)
+                for key, value in data.items()
+                if isinstance(value, torch.Tensor)
+            },
+        }
     with _atomic(manifest_path) as tmp:
         tmp.write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
@@ -312,8 +396,10 @@ def load_prepared(out_dir: str | os.PathLike, name: str) -> dict:
     """The dict that ``prepare`` wrote for dataset ``name``."""
     path = Path(out_dir) / f"{name}.pt"
     if not path.is_file():
-        raise DataError(f"{path}: missing; run `dvc repro prepare` (or "
-                        f"`python -m fuse_repro.data prepare`) first")
+        raise DataError(
+            f"{path}: missing; run `dvc repro prepare` (or "
+            f"`python -m fuse_repro.data prepare`) first"
+        )
     return torch.load(path, weights_only=True)
 
 
@@ -328,8 +414,11 @@ def fingerprint(out_dir: str | os.PathLike, name: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; returns the exit status (1 with a message on a DataError)."""
-    parser = argparse.ArgumentParser(prog="python -m fuse_repro.data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m fuse_repro.data",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     fetch_cmd = commands.add_parser("fetch", help="put the verified raw files under --data-dir")
     fetch_cmd.add_argument("--mirror", help=f"local mirror directory (default: ${MIRROR_ENV})")

@@ -25,7 +25,7 @@ class World:
     size: int = 1
 
     @classmethod
-    def current(cls) -> "World":
+    def current(cls) -> World:
         if dist.is_available() and dist.is_initialized():
             return cls(dist.get_rank(), dist.get_world_size())
         return cls()
@@ -37,7 +37,7 @@ class World:
 
     def shard(self, tensor: torch.Tensor) -> torch.Tensor:
         """This process's examples of a batch: every ``size``-th, from ``rank``."""
-        return tensor[self.rank::self.size]
+        return tensor[self.rank :: self.size]
 
     def sum(self, tensor: torch.Tensor) -> torch.Tensor:
         """The sum of ``tensor`` over all processes (``tensor`` itself alone)."""
@@ -55,8 +55,23 @@ class World:
             dist.barrier()
 
 
+SINGLE_PROCESS = World()
+"""The world of a run without torchrun: rank 0 of 1."""
+
+
 def launch(processes: int, module: str, arguments: list[str]) -> None:
     """Run ``python -m module arguments`` in ``processes`` processes on this machine
     (``torchrun --standalone``); raises ``CalledProcessError`` if any of them fails."""
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                    f"--nproc-per-node={processes}", "-m", module, *arguments], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            f"--nproc-per-node={processes}",
+            "-m",
+            module,
+            *arguments,
+        ],
+        check=True,
+    )

@@ -31,14 +31,18 @@ import torch
 
 DTYPE = torch.float64
 VLSE = "Surjanovic & Bingham, Virtual Library of Simulation Experiments (2013), sfu.ca/~ssurjano"
-MGH = ("J. J. Moré, B. S. Garbow & K. E. Hillstrom, Testing unconstrained optimization software, "
-       "ACM Trans. Math. Software 7(1):17-41, 1981")
+MGH = (
+    "J. J. Moré, B. S. Garbow & K. E. Hillstrom, Testing unconstrained optimization software, "
+    "ACM Trans. Math. Software 7(1):17-41, 1981"
+)
 
 # Stationary points solved by Newton's method in float64 to full precision.
-HIMMELBLAU_MINIMIZERS = ((3.0, 2.0),
-                         (-2.805118086952745, 3.131312518250573),
-                         (-3.779310253377747, -3.283185991286169),
-                         (3.5844283403304917, -1.8481265269644034))
+HIMMELBLAU_MINIMIZERS = (
+    (3.0, 2.0),
+    (-2.805118086952745, 3.131312518250573),
+    (-3.779310253377747, -3.283185991286169),
+    (3.5844283403304917, -1.8481265269644034),
+)
 SIX_HUMP_CAMEL_MINIMIZER = (0.08984201310031806, -0.7126564030207396)  # and its negation
 SIX_HUMP_CAMEL_MINIMUM = -1.0316284534898774
 STYBLINSKI_TANG_ROOT = -2.903534027771177  # smallest root of 4t^3 - 32t + 5 = 0
@@ -114,8 +118,12 @@ def ackley(x: torch.Tensor) -> torch.Tensor:
     (the origin is the minimiser), rather than the NaN that ``sqrt(sum x^2)`` would give.
     """
     rms = torch.linalg.vector_norm(x, dim=-1) / math.sqrt(x.shape[-1])
-    return (-20.0 * torch.exp(-0.2 * rms) - torch.exp(torch.cos(2.0 * math.pi * x).mean(-1))
-            + 20.0 + math.e)
+    return (
+        -20.0 * torch.exp(-0.2 * rms)
+        - torch.exp(torch.cos(2.0 * math.pi * x).mean(-1))
+        + 20.0
+        + math.e
+    )
 
 
 def six_hump_camel(x: torch.Tensor) -> torch.Tensor:
@@ -132,10 +140,13 @@ def styblinski_tang(x: torch.Tensor) -> torch.Tensor:
     return 0.5 * (x**4 - 16.0 * x**2 + 5.0 * x).sum(-1)
 
 
-def _box(low: float | tuple[float, ...], high: float | tuple[float, ...],
-         dim: int) -> tuple[torch.Tensor, torch.Tensor]:
-    return (torch.tensor(low, dtype=DTYPE).expand(dim).clone(),
-            torch.tensor(high, dtype=DTYPE).expand(dim).clone())
+def _box(
+    low: float | tuple[float, ...], high: float | tuple[float, ...], dim: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    return (
+        torch.tensor(low, dtype=DTYPE).expand(dim).clone(),
+        torch.tensor(high, dtype=DTYPE).expand(dim).clone(),
+    )
 
 
 def _mgh_start(dim: int) -> torch.Tensor:
@@ -161,73 +172,123 @@ def _two_d(name: str, dim: int | None) -> int:
 def _get_rosenbrock(dim: int | None) -> TestFunction:
     d = _nd_dim("rosenbrock", dim, minimum=2)
     return TestFunction(
-        "rosenbrock", d, rosenbrock, 0.0, torch.ones(1, d, dtype=DTYPE),
-        _box(-2.048, 2.048, d), _mgh_start(d),
+        "rosenbrock",
+        d,
+        rosenbrock,
+        0.0,
+        torch.ones(1, d, dtype=DTYPE),
+        _box(-2.048, 2.048, d),
+        _mgh_start(d),
         "H. H. Rosenbrock, An automatic method for finding the greatest or least value of a "
         "function, The Computer Journal 3(3):175-184, 1960; chained N-D form and domain: "
         f"{VLSE}; standard start: {MGH} (problems 1 and 21); N-D local minimum: Y.-W. Shang & "
-        "Y.-H. Qiu, A note on the extended Rosenbrock function, Evol. Comput. 14(1):119-126, 2006")
+        "Y.-H. Qiu, A note on the extended Rosenbrock function, Evol. Comput. 14(1):119-126, 2006",
+    )
 
 
 def _get_extended_rosenbrock(dim: int | None) -> TestFunction:
     d = _nd_dim("extended_rosenbrock", dim, minimum=2, even=True)
     return TestFunction(
-        "extended_rosenbrock", d, extended_rosenbrock, 0.0, torch.ones(1, d, dtype=DTYPE),
-        _box(-2.048, 2.048, d), _mgh_start(d), f"{MGH}, problem 21")
+        "extended_rosenbrock",
+        d,
+        extended_rosenbrock,
+        0.0,
+        torch.ones(1, d, dtype=DTYPE),
+        _box(-2.048, 2.048, d),
+        _mgh_start(d),
+        f"{MGH}, problem 21",
+    )
 
 
 def _get_beale(dim: int | None) -> TestFunction:
     return TestFunction(
-        "beale", _two_d("beale", dim), beale, 0.0, torch.tensor([[3.0, 0.5]], dtype=DTYPE),
-        _box(-4.5, 4.5, 2), torch.tensor([1.0, 1.0], dtype=DTYPE),
+        "beale",
+        _two_d("beale", dim),
+        beale,
+        0.0,
+        torch.tensor([[3.0, 0.5]], dtype=DTYPE),
+        _box(-4.5, 4.5, 2),
+        torch.tensor([1.0, 1.0], dtype=DTYPE),
         "E. M. L. Beale, On an iterative method for finding a local minimum of a function of "
         "more than one variable, Tech. Rep. 25, Statistical Techniques Research Group, Princeton "
-        f"University, 1958; standard start: {MGH} (problem 5); domain: {VLSE}")
+        f"University, 1958; standard start: {MGH} (problem 5); domain: {VLSE}",
+    )
 
 
 def _get_himmelblau(dim: int | None) -> TestFunction:
     return TestFunction(
-        "himmelblau", _two_d("himmelblau", dim), himmelblau, 0.0,
-        torch.tensor(HIMMELBLAU_MINIMIZERS, dtype=DTYPE), _box(-5.0, 5.0, 2), None,
-        "D. M. Himmelblau, Applied Nonlinear Programming, McGraw-Hill, 1972; domain: [-5, 5]^2")
+        "himmelblau",
+        _two_d("himmelblau", dim),
+        himmelblau,
+        0.0,
+        torch.tensor(HIMMELBLAU_MINIMIZERS, dtype=DTYPE),
+        _box(-5.0, 5.0, 2),
+        None,
+        "D. M. Himmelblau, Applied Nonlinear Programming, McGraw-Hill, 1972; domain: [-5, 5]^2",
+    )
 
 
 def _get_rastrigin(dim: int | None) -> TestFunction:
     d = _nd_dim("rastrigin", dim)
     return TestFunction(
-        "rastrigin", d, rastrigin, 0.0, torch.zeros(1, d, dtype=DTYPE), _box(-5.12, 5.12, d),
+        "rastrigin",
+        d,
+        rastrigin,
+        0.0,
+        torch.zeros(1, d, dtype=DTYPE),
+        _box(-5.12, 5.12, d),
         None,
         "L. A. Rastrigin, Systems of Extremal Control, Nauka, Moscow, 1974 (2-D); N-D form: "
         "H. Mühlenbein, M. Schomisch & J. Born, The parallel genetic algorithm as function "
-        f"optimizer, Parallel Computing 17(6-7):619-632, 1991; domain: {VLSE}")
+        f"optimizer, Parallel Computing 17(6-7):619-632, 1991; domain: {VLSE}",
+    )
 
 
 def _get_ackley(dim: int | None) -> TestFunction:
     d = _nd_dim("ackley", dim)
     return TestFunction(
-        "ackley", d, ackley, 0.0, torch.zeros(1, d, dtype=DTYPE), _box(-32.768, 32.768, d), None,
+        "ackley",
+        d,
+        ackley,
+        0.0,
+        torch.zeros(1, d, dtype=DTYPE),
+        _box(-32.768, 32.768, d),
+        None,
         "D. H. Ackley, A Connectionist Machine for Genetic Hillclimbing, Kluwer, 1987; N-D "
-        f"form, constants (20, 0.2, 2 pi) and domain: {VLSE}")
+        f"form, constants (20, 0.2, 2 pi) and domain: {VLSE}",
+    )
 
 
 def _get_six_hump_camel(dim: int | None) -> TestFunction:
     m = torch.tensor(SIX_HUMP_CAMEL_MINIMIZER, dtype=DTYPE)
     return TestFunction(
-        "six_hump_camel", _two_d("six_hump_camel", dim), six_hump_camel, SIX_HUMP_CAMEL_MINIMUM,
-        torch.stack([m, -m]), _box((-3.0, -2.0), (3.0, 2.0), 2), None,
+        "six_hump_camel",
+        _two_d("six_hump_camel", dim),
+        six_hump_camel,
+        SIX_HUMP_CAMEL_MINIMUM,
+        torch.stack([m, -m]),
+        _box((-3.0, -2.0), (3.0, 2.0), 2),
+        None,
         "L. C. W. Dixon & G. P. Szegő, The global optimization problem: an introduction, in "
         "Towards Global Optimisation 2, North-Holland, 1978, pp. 1-15; domain "
-        f"[-3, 3] x [-2, 2]: {VLSE}")
+        f"[-3, 3] x [-2, 2]: {VLSE}",
+    )
 
 
 def _get_styblinski_tang(dim: int | None) -> TestFunction:
     d = _nd_dim("styblinski_tang", dim)
     return TestFunction(
-        "styblinski_tang", d, styblinski_tang, STYBLINSKI_TANG_MINIMUM_PER_DIM * d,
-        torch.full((1, d), STYBLINSKI_TANG_ROOT, dtype=DTYPE), _box(-5.0, 5.0, d), None,
+        "styblinski_tang",
+        d,
+        styblinski_tang,
+        STYBLINSKI_TANG_MINIMUM_PER_DIM * d,
+        torch.full((1, d), STYBLINSKI_TANG_ROOT, dtype=DTYPE),
+        _box(-5.0, 5.0, d),
+        None,
         "M. A. Styblinski & T.-S. Tang, Experiments in nonconvex optimization: stochastic "
         "approximation with function smoothing and simulated annealing, Neural Networks "
-        f"3(4):467-483, 1990; domain: {VLSE}")
+        f"3(4):467-483, 1990; domain: {VLSE}",
+    )
 
 
 _REGISTRY: dict[str, Callable[[int | None], TestFunction]] = {

@@ -63,13 +63,18 @@ class FashionMLP(nn.Module):
         return self.linear3(F.relu(self.linear2(F.relu(self.linear1(x)))))
 
 
-def cifar_densenet(growth_rate: int, block_config: tuple[int, int, int],
-                   bn_size: int = 4) -> torchvision.models.DenseNet:
+def cifar_densenet(
+    growth_rate: int, block_config: tuple[int, int, int], bn_size: int = 4
+) -> torchvision.models.DenseNet:
     """A CIFAR DenseNet (see the module docstring): ``2 * growth_rate`` initial channels,
     compression 0.5 at each transition, 10 classes."""
-    model = torchvision.models.DenseNet(growth_rate=growth_rate, block_config=block_config,
-                                        num_init_features=2 * growth_rate, bn_size=bn_size,
-                                        num_classes=10)
+    model = torchvision.models.DenseNet(
+        growth_rate=growth_rate,
+        block_config=block_config,
+        num_init_features=2 * growth_rate,
+        bn_size=bn_size,
+        num_classes=10,
+    )
     features = model.features
     features.conv0 = nn.Conv2d(3, 2 * growth_rate, kernel_size=3, padding=1, bias=False)
     features.norm0, features.relu0, features.pool0 = nn.Identity(), nn.Identity(), nn.Identity()

@@ -52,8 +52,9 @@ class TorchOptimizer:
 class AdamThenSGD(TorchOptimizer):
     """Adam for ``switch_epoch`` epochs, then SGD: two optimizers, one-way switch."""
 
-    def __init__(self, params: Iterable[torch.Tensor], adam_lr: float, sgd_lr: float,
-                 switch_epoch: int) -> None:
+    def __init__(
+        self, params: Iterable[torch.Tensor], adam_lr: float, sgd_lr: float, switch_epoch: int
+    ) -> None:
         params = list(params)
         self.adam = torch.optim.Adam(params, lr=adam_lr)
         self.sgd = torch.optim.SGD(params, lr=sgd_lr)
@@ -107,25 +108,48 @@ def build_optimizer(name: str, params: Iterable[torch.Tensor], config: dict[str,
         return TorchOptimizer(torch.optim.Adam(params, lr=config["adam"]["lr"]), "adam")
     if name == "lbfgs":
         lb = config["lbfgs"]
-        return TorchOptimizer(torch.optim.LBFGS(
-            params, lr=lb["lr"], history_size=lb["history_size"], max_iter=lb["max_iter"],
-            max_eval=lb["max_eval"], line_search_fn="strong_wolfe"), "lbfgs")
+        return TorchOptimizer(
+            torch.optim.LBFGS(
+                params,
+                lr=lb["lr"],
+                history_size=lb["history_size"],
+                max_iter=lb["max_iter"],
+                max_eval=lb["max_eval"],
+                line_search_fn="strong_wolfe",
+            ),
+            "lbfgs",
+        )
     if name == "adam_sgd":
-        return AdamThenSGD(params, config["adam"]["lr"], config["sgd"]["lr"],
-                           config["adam_sgd"]["switch_epoch"])
+        return AdamThenSGD(
+            params, config["adam"]["lr"], config["sgd"]["lr"], config["adam_sgd"]["switch_epoch"]
+        )
     if name.startswith("fuse_pv_"):
         fp = config["fuse_pv"]
-        return FuseOptimizer(FUSE(
-            params, switch=name.removeprefix("fuse_pv_"), switch_epoch=fp["switch_epoch"],
-            grad_threshold=fp["grad_threshold"], warmup_epochs=fp["warmup_epochs"],
-            patience=fp["patience"], min_delta=fp["min_delta"], **_fuse_settings(fp)))
+        return FuseOptimizer(
+            FUSE(
+                params,
+                switch=name.removeprefix("fuse_pv_"),
+                switch_epoch=fp["switch_epoch"],
+                grad_threshold=fp["grad_threshold"],
+                warmup_epochs=fp["warmup_epochs"],
+                patience=fp["patience"],
+                min_delta=fp["min_delta"],
+                **_fuse_settings(fp),
+            )
+        )
     if name == "fuse":
-        return FuseOptimizer(FUSE(params, theta=config["fuse"]["theta"],
-                                  **_fuse_settings(config["fuse_pv"])))
+        return FuseOptimizer(
+            FUSE(params, theta=config["fuse"]["theta"], **_fuse_settings(config["fuse_pv"]))
+        )
     raise ValueError(f"unknown optimizer {name!r}")
 
 
 def _fuse_settings(fp: dict[str, Any]) -> dict[str, Any]:
     """The Adam and L-BFGS settings of FUSE, from a ``fuse_pv`` block."""
-    return dict(lr=fp["lr"], lbfgs_lr=fp["lbfgs_lr"], history_size=fp["history_size"],
-                max_iter=fp["max_iter"], max_eval=fp["max_eval"])
+    return dict(
+        lr=fp["lr"],
+        lbfgs_lr=fp["lbfgs_lr"],
+        history_size=fp["history_size"],
+        max_iter=fp["max_iter"],
+        max_eval=fp["max_eval"],
+    )

@@ -22,8 +22,15 @@ from fuse_repro.functions import get as get_function
 SCALES = ("quick", "paper")
 FASHION_MNIST_MODELS = ("cnn", "mlp")
 CIFAR10_MODELS = ("densenet_paper", "densenet_bc100")
-OPTIMIZERS = ("sgd", "adam", "lbfgs", "adam_sgd",
-              "fuse_pv_epoch", "fuse_pv_gradient", "fuse_pv_loss")
+OPTIMIZERS = (
+    "sgd",
+    "adam",
+    "lbfgs",
+    "adam_sgd",
+    "fuse_pv_epoch",
+    "fuse_pv_gradient",
+    "fuse_pv_loss",
+)
 DEVICES = ("auto", "cpu", "cuda")
 
 
@@ -48,8 +55,9 @@ class Number:
             return
         kind = "an integer" if self.integer else "a number"
         if isinstance(value, bool) or not isinstance(value, int if self.integer else (int, float)):
-            raise ParamsError(f"{key}: expected {kind}{' or null' if self.nullable else ''}, "
-                              f"got {value!r}")
+            raise ParamsError(
+                f"{key}: expected {kind}{' or null' if self.nullable else ''}, got {value!r}"
+            )
         if self.low is not None and (value < self.low or (self.positive and value == self.low)):
             relation = ">" if self.positive else ">="
             raise ParamsError(f"{key}: must be {relation} {self.low}, got {value!r}")
@@ -118,6 +126,7 @@ class ListOf:
 def check_section(section: Any, schema: dict[str, Any], key: str = "") -> None:
     """Check a mapping against ``schema`` (values are specs or nested schemas); ``key``
     is the mapping's path in the file (empty at the top level)."""
+
     def path(name: str) -> str:
         return f"{key}.{name}" if key else name
 
@@ -140,6 +149,7 @@ def check_section(section: Any, schema: dict[str, Any], key: str = "") -> None:
 POSITIVE_INT = Number(integer=True, low=1)
 LEARNING_RATE = Number(low=0.0, positive=True)
 
+
 def image_experiment(models: tuple[str, ...], train_images: int) -> dict[str, Any]:
     """The schema of an image-classification block (FashionMNIST, CIFAR-10)."""
     return {
@@ -150,9 +160,15 @@ def image_experiment(models: tuple[str, ...], train_images: int) -> dict[str, An
         "batch_size": POSITIVE_INT,
         "train_size": Number(integer=True, low=1, high=train_images, nullable=True),
         "test_size": Number(integer=True, low=1, high=10000, nullable=True),
-        "normalize": Or(None, Record({
-            "mean": ListOf(Number(), unique=False),
-            "std": ListOf(Number(low=0.0, positive=True), unique=False)})),
+        "normalize": Or(
+            None,
+            Record(
+                {
+                    "mean": ListOf(Number(), unique=False),
+                    "std": ListOf(Number(low=0.0, positive=True), unique=False),
+                }
+            ),
+        ),
         "device": Choice(DEVICES),
         "channels_last": Boolean(),
         "bf16": Boolean(),
@@ -161,14 +177,24 @@ def image_experiment(models: tuple[str, ...], train_images: int) -> dict[str, An
         "sgd": {"lr": LEARNING_RATE},
         "adam": {"lr": LEARNING_RATE},
         "adam_sgd": {"switch_epoch": Number(integer=True, low=0)},
-        "lbfgs": {"lr": LEARNING_RATE, "history_size": POSITIVE_INT, "max_iter": POSITIVE_INT,
-                  "max_eval": POSITIVE_INT},
-        "fuse_pv": {"lr": LEARNING_RATE, "lbfgs_lr": LEARNING_RATE,
-                    "history_size": POSITIVE_INT, "max_iter": POSITIVE_INT,
-                    "max_eval": POSITIVE_INT, "switch_epoch": Number(integer=True, low=0),
-                    "grad_threshold": Number(low=0.0, positive=True),
-                    "warmup_epochs": Number(integer=True, low=0), "patience": POSITIVE_INT,
-                    "min_delta": Number(low=0.0, high=1.0)},
+        "lbfgs": {
+            "lr": LEARNING_RATE,
+            "history_size": POSITIVE_INT,
+            "max_iter": POSITIVE_INT,
+            "max_eval": POSITIVE_INT,
+        },
+        "fuse_pv": {
+            "lr": LEARNING_RATE,
+            "lbfgs_lr": LEARNING_RATE,
+            "history_size": POSITIVE_INT,
+            "max_iter": POSITIVE_INT,
+            "max_eval": POSITIVE_INT,
+            "switch_epoch": Number(integer=True, low=0),
+            "grad_threshold": Number(low=0.0, positive=True),
+            "warmup_epochs": Number(integer=True, low=0),
+            "patience": POSITIVE_INT,
+            "min_delta": Number(low=0.0, high=1.0),
+        },
     }
 
 
@@ -176,10 +202,17 @@ FASHION_MNIST = image_experiment(FASHION_MNIST_MODELS, 60000)
 CIFAR10 = image_experiment(CIFAR10_MODELS, 50000)
 IMAGE_CHANNELS = {"fashion_mnist": 1, "cifar10": 3}
 
-TOY_OPTIMIZERS = ("sgd", "adam", "lbfgs", "fuse", "fuse_pv_epoch", "fuse_pv_gradient",
-                  "fuse_pv_loss", "scipy")
-TEST_FUNCTION = Record({"name": Choice(FUNCTION_NAMES),
-                        "dim": Number(integer=True, low=1)})
+TOY_OPTIMIZERS = (
+    "sgd",
+    "adam",
+    "lbfgs",
+    "fuse",
+    "fuse_pv_epoch",
+    "fuse_pv_gradient",
+    "fuse_pv_loss",
+    "scipy",
+)
+TEST_FUNCTION = Record({"name": Choice(FUNCTION_NAMES), "dim": Number(integer=True, low=1)})
 THETA = Number(low=0.0, high=1.0)
 NOISE = Number(low=0.0)
 TOY = {
@@ -234,15 +267,21 @@ def validate(params: Any) -> None:
 def check_image_block(block: dict[str, Any], channels: int, key: str) -> None:
     """Relations between the keys of an image block."""
     if block["adam_sgd"]["switch_epoch"] > block["epochs"]:
-        raise ParamsError(f"{key}.adam_sgd.switch_epoch: must be <= epochs "
-                          f"({block['epochs']}), got {block['adam_sgd']['switch_epoch']}")
+        raise ParamsError(
+            f"{key}.adam_sgd.switch_epoch: must be <= epochs "
+            f"({block['epochs']}), got {block['adam_sgd']['switch_epoch']}"
+        )
     if block["batch_size"] % block["processes"]:
-        raise ParamsError(f"{key}.batch_size: must be divisible by processes "
-                          f"({block['processes']}), got {block['batch_size']}")
+        raise ParamsError(
+            f"{key}.batch_size: must be divisible by processes "
+            f"({block['processes']}), got {block['batch_size']}"
+        )
     for stat in ("mean", "std"):
         if block["normalize"] is not None and len(block["normalize"][stat]) != channels:
-            raise ParamsError(f"{key}.normalize.{stat}: needs {channels} values (one per "
-                              f"channel), got {block['normalize'][stat]!r}")
+            raise ParamsError(
+                f"{key}.normalize.{stat}: needs {channels} values (one per "
+                f"channel), got {block['normalize'][stat]!r}"
+            )
 
 
 def check_function(spec: dict[str, Any], key: str) -> None:

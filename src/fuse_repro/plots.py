@@ -21,8 +21,11 @@ Y_AXES = {"train_loss": "train loss (full training set)", "test_accuracy": "test
 def seed_band(log: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     """Per optimizer and epoch: mean of ``x`` and mean/std of ``y`` over seeds (runs share
     epochs, not evaluation counts or times, so curves are aligned by epoch)."""
-    band = log.groupby(["optimizer", "epoch"], sort=False).agg(
-        x=(x, "mean"), y=(y, "mean"), y_std=(y, "std")).reset_index()
+    band = (
+        log.groupby(["optimizer", "epoch"], sort=False)
+        .agg(x=(x, "mean"), y=(y, "mean"), y_std=(y, "std"))
+        .reset_index()
+    )
     band["y_std"] = band["y_std"].fillna(0.0)
     return band
 
@@ -43,14 +46,28 @@ def learning_curves(log: pd.DataFrame, model: str, title: str, path: Path) -> Pa
             for name in optimizers:
                 curve = band[band["optimizer"] == name]
                 colour = palette[name]
-                ax.plot(curve["x"], curve["y"], color=colour, label=OPTIMIZER_LABELS.get(name, name))
-                ax.fill_between(curve["x"], curve["y"] - curve["y_std"],
-                                curve["y"] + curve["y_std"], color=colour, alpha=0.15)
+                ax.plot(
+                    curve["x"], curve["y"], color=colour, label=OPTIMIZER_LABELS.get(name, name)
+                )
+                ax.fill_between(
+                    curve["x"],
+                    curve["y"] - curve["y_std"],
+                    curve["y"] + curve["y_std"],
+                    color=colour,
+                    alpha=0.15,
+                )
                 at = switches.get(name)
                 if at is not None and pd.notna(at):
                     point = curve.iloc[(curve["epoch"] - at).abs().argmin()]
-                    ax.scatter([point["x"]], [point["y"]], marker="D", s=40, color=colour,
-                               edgecolor="black", zorder=5)
+                    ax.scatter(
+                        [point["x"]],
+                        [point["y"]],
+                        marker="D",
+                        s=40,
+                        color=colour,
+                        edgecolor="black",
+                        zorder=5,
+                    )
             if y == "train_loss":
                 ax.set_yscale("log")
             if x == "closure_evals":
@@ -58,8 +75,9 @@ def learning_curves(log: pd.DataFrame, model: str, title: str, path: Path) -> Pa
                 ax.set_xlim(left=0)
             ax.set_xlabel(x_label)
             ax.set_ylabel(y_label)
-    axes[0][0].legend(loc="best", fontsize=8, title="◆ first epoch after the switch",
-                      title_fontsize=8)
+    axes[0][0].legend(
+        loc="best", fontsize=8, title="◆ first epoch after the switch", title_fontsize=8
+    )
     fig.suptitle(f"{title}: mean ± std over seeds")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

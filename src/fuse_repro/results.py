@@ -10,8 +10,12 @@ from pathlib import Path
 import pandas as pd
 
 OPTIMIZER_LABELS = {
-    "sgd": "SGD", "adam": "Adam", "lbfgs": "L-BFGS", "adam_sgd": "Adam→SGD",
-    "fuse_pv_epoch": "FUSE-PV (epoch)", "fuse_pv_gradient": "FUSE-PV (gradient)",
+    "sgd": "SGD",
+    "adam": "Adam",
+    "lbfgs": "L-BFGS",
+    "adam_sgd": "Adam→SGD",
+    "fuse_pv_epoch": "FUSE-PV (epoch)",
+    "fuse_pv_gradient": "FUSE-PV (gradient)",
     "fuse_pv_loss": "FUSE-PV (loss)",
 }
 
@@ -25,12 +29,19 @@ def final_rows(log: pd.DataFrame) -> pd.DataFrame:
 def switch_epochs(log: pd.DataFrame) -> pd.DataFrame:
     """Per run, the first epoch trained in a phase other than the run's first phase
     (``NaN`` when the run never switched)."""
+
     def first_switch(run: pd.DataFrame) -> float:
         changed = run[run["phase"] != run["phase"].iloc[0]]
         return float(changed["epoch"].min()) if len(changed) else float("nan")
+
     keys = ["model", "optimizer", "seed"]
-    return (log.sort_values("epoch").groupby(keys)[["epoch", "phase"]]
-            .apply(first_switch).rename("switch_epoch").reset_index())
+    return (
+        log.sort_values("epoch")
+        .groupby(keys)[["epoch", "phase"]]
+        .apply(first_switch)
+        .rename("switch_epoch")
+        .reset_index()
+    )
 
 
 def first_reaching(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
@@ -40,7 +51,8 @@ def first_reaching(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
     reached = log[log["test_accuracy"] >= target_accuracy].sort_values("epoch")
     first = reached.groupby(keys).head(1)
     return first[keys + ["closure_evals", "wall_time"]].rename(
-        columns={"closure_evals": "evals_to_target", "wall_time": "time_to_target"})
+        columns={"closure_evals": "evals_to_target", "wall_time": "time_to_target"}
+    )
 
 
 def summary_table(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
@@ -49,19 +61,29 @@ def summary_table(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
     switched phase and their median first epoch after the switch, and the number of
     seeds reaching ``target_accuracy`` with their mean evaluations and time to it."""
     keys = ["model", "optimizer", "seed"]
-    final = (final_rows(log).merge(switch_epochs(log), on=keys)
-             .merge(first_reaching(log, target_accuracy), on=keys, how="left"))
-    table = final.groupby(["model", "optimizer"], sort=False).agg(
-        seeds=("seed", "nunique"),
-        test_accuracy_mean=("test_accuracy", "mean"), test_accuracy_std=("test_accuracy", "std"),
-        train_loss_mean=("train_loss", "mean"), train_loss_std=("train_loss", "std"),
-        closure_evals=("closure_evals", "mean"), wall_time_s=("wall_time", "mean"),
-        seeds_switched=("switch_epoch", "count"),
-        switch_epoch=("switch_epoch", "median"),
-        seeds_reached=("evals_to_target", "count"),
-        evals_to_target=("evals_to_target", "mean"),
-        time_to_target_s=("time_to_target", "mean"),
-    ).reset_index()
+    final = (
+        final_rows(log)
+        .merge(switch_epochs(log), on=keys)
+        .merge(first_reaching(log, target_accuracy), on=keys, how="left")
+    )
+    table = (
+        final.groupby(["model", "optimizer"], sort=False)
+        .agg(
+            seeds=("seed", "nunique"),
+            test_accuracy_mean=("test_accuracy", "mean"),
+            test_accuracy_std=("test_accuracy", "std"),
+            train_loss_mean=("train_loss", "mean"),
+            train_loss_std=("train_loss", "std"),
+            closure_evals=("closure_evals", "mean"),
+            wall_time_s=("wall_time", "mean"),
+            seeds_switched=("switch_epoch", "count"),
+            switch_epoch=("switch_epoch", "median"),
+            seeds_reached=("evals_to_target", "count"),
+            evals_to_target=("evals_to_target", "mean"),
+            time_to_target_s=("time_to_target", "mean"),
+        )
+        .reset_index()
+    )
     return table
 
 
@@ -70,10 +92,13 @@ def epoch_times(log: pd.DataFrame) -> pd.DataFrame:
     evaluation over all seeds' epochs spent in that phase."""
     keys = ["model", "optimizer", "seed"]
     log = log.sort_values(keys + ["epoch"])
-    steps = log.assign(seconds=log.groupby(keys)["wall_time"].diff(),
-                       evals=log.groupby(keys)["closure_evals"].diff()).dropna(subset=["seconds"])
+    steps = log.assign(
+        seconds=log.groupby(keys)["wall_time"].diff(),
+        evals=log.groupby(keys)["closure_evals"].diff(),
+    ).dropna(subset=["seconds"])
     table = steps.groupby(["model", "optimizer", "phase"], sort=False).agg(
-        epochs=("epoch", "count"), seconds=("seconds", "sum"), evals=("evals", "sum"))
+        epochs=("epoch", "count"), seconds=("seconds", "sum"), evals=("evals", "sum")
+    )
     table["seconds_per_epoch"] = table["seconds"] / table["epochs"]
     table["seconds_per_eval"] = table["seconds"] / table["evals"]
     return table.reset_index()
@@ -89,12 +114,19 @@ def phase_speed(times: pd.DataFrame, rule: str = "fuse_pv_epoch") -> pd.DataFram
         for phase, reference in (("adam", ("adam", "adam")), ("lbfgs", ("lbfgs", "lbfgs"))):
             if (rule, phase) in by.index and reference in by.index:
                 ours, theirs = by.loc[(rule, phase)], by.loc[reference]
-                rows.append({"model": model, "phase": phase, "reference": reference[0],
-                             "epochs": int(ours["epochs"]),
-                             "per_epoch": ours["seconds_per_epoch"] / theirs["seconds_per_epoch"],
-                             "per_eval": ours["seconds_per_eval"] / theirs["seconds_per_eval"]})
-    return pd.DataFrame(rows, columns=["model", "phase", "reference", "epochs", "per_epoch",
-                                       "per_eval"])
+                rows.append(
+                    {
+                        "model": model,
+                        "phase": phase,
+                        "reference": reference[0],
+                        "epochs": int(ours["epochs"]),
+                        "per_epoch": ours["seconds_per_epoch"] / theirs["seconds_per_epoch"],
+                        "per_eval": ours["seconds_per_eval"] / theirs["seconds_per_eval"],
+                    }
+                )
+    return pd.DataFrame(
+        rows, columns=["model", "phase", "reference", "epochs", "per_epoch", "per_eval"]
+    )
 
 
 def metrics(table: pd.DataFrame) -> dict:
@@ -119,14 +151,22 @@ def _or_zero(value: float) -> float:
 
 def plot_tables(log: pd.DataFrame, column: str) -> dict[str, pd.DataFrame]:
     """Per model, ``epoch`` and one column per optimizer: the seed mean of ``column``."""
-    wide = log.pivot_table(index=["model", "epoch"], columns="optimizer", values=column,
-                           aggfunc="mean")
-    return {model: wide.loc[model].reset_index().rename(columns=OPTIMIZER_LABELS)
-            for model in log["model"].unique()}
+    wide = log.pivot_table(
+        index=["model", "epoch"], columns="optimizer", values=column, aggfunc="mean"
+    )
+    return {
+        model: wide.loc[model].reset_index().rename(columns=OPTIMIZER_LABELS)
+        for model in log["model"].unique()
+    }
 
 
-def write_outputs(log: pd.DataFrame, out_dir: Path, metrics_path: Path,
-                  target_accuracy: float, parameters: dict[str, int]) -> pd.DataFrame:
+def write_outputs(
+    log: pd.DataFrame,
+    out_dir: Path,
+    metrics_path: Path,
+    target_accuracy: float,
+    parameters: dict[str, int],
+) -> pd.DataFrame:
     """``log.csv``, ``summary.csv``, ``epoch_times.csv``, ``models.json`` (``parameters``:
     each model's parameter count), ``plots/<model>_<column>.csv`` under ``out_dir`` and
     the metrics JSON; returns the summary table. Clears ``plots/`` and ``figures/``

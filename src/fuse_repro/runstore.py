@@ -32,14 +32,18 @@ and regenerating them refuses to write changed numbers under an unchanged versio
 def digest(*parts: Any) -> str:
     """A 16-hex-digit digest of ``parts`` (JSON with sorted keys), the torch version and
     :data:`NUMERICS_VERSION`: callers pass every other input of the run."""
-    blob = json.dumps([list(parts), torch.__version__, NUMERICS_VERSION], sort_keys=True,
-                      default=str)
+    blob = json.dumps(
+        [list(parts), torch.__version__, NUMERICS_VERSION], sort_keys=True, default=str
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def stored_runs(directory: Path, jobs: dict[str, Callable[[], pd.DataFrame]],
-                workers: int = 1, writer: bool = True
-                ) -> Iterator[tuple[str, pd.DataFrame, bool]]:
+def stored_runs(
+    directory: Path,
+    jobs: dict[str, Callable[[], pd.DataFrame]],
+    workers: int = 1,
+    writer: bool = True,
+) -> Iterator[tuple[str, pd.DataFrame, bool]]:
     """For each ``name -> compute`` of ``jobs``: ``(name, table, kept)``.
 
     ``kept`` is True when ``directory/name`` existed and was read back; otherwise the table
@@ -68,8 +72,9 @@ def stored_runs(directory: Path, jobs: dict[str, Callable[[], pd.DataFrame]],
     if not missing:
         return
     context = multiprocessing.get_context("spawn")  # no forked torch state
-    with ProcessPoolExecutor(workers, mp_context=context,
-                             initializer=torch.set_num_threads, initargs=(1,)) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)
+    ) as pool:
         futures = {pool.submit(compute): name for name, compute in missing.items()}
         try:
             for future in as_completed(futures):

@@ -39,30 +39,64 @@ from fuse_repro.optimizers import build_optimizer
 from fuse_repro.runstore import digest, stored_runs
 from fuse_repro.toy_grid import Variant, ablation_variants, function_key, main_variants
 
-LOG_COLUMNS = ["function", "variant", "noise", "start", "step", "evals", "wall_time", "f",
-               "gap", "grad_norm", "distance", "phase", "x0", "x1"]
+LOG_COLUMNS = [
+    "function",
+    "variant",
+    "noise",
+    "start",
+    "step",
+    "evals",
+    "wall_time",
+    "f",
+    "gap",
+    "grad_norm",
+    "distance",
+    "phase",
+    "x0",
+    "x1",
+]
+
+
 # ---------------------------------------------------------------------- one run
-def trajectory_table(fn: TestFunction, xs: torch.Tensor, evals: list[int],
-                     walls: list[float], phases: list[str]) -> pd.DataFrame:
+def trajectory_table(
+    fn: TestFunction, xs: torch.Tensor, evals: list[int], walls: list[float], phases: list[str]
+) -> pd.DataFrame:
     """Noise-free f, gap, ‖∇f‖ and distance to the nearest minimiser along ``xs``
     (one row per point), evaluated in one batched autograd call."""
     points = xs.detach().clone().requires_grad_(True)
     values = fn.f(points)
     (grads,) = torch.autograd.grad(values.sum(), points)
-    distances = torch.linalg.vector_norm(points.detach().unsqueeze(-2) - fn.minimizers,
-                                         dim=-1).min(-1).values
+    distances = (
+        torch.linalg.vector_norm(points.detach().unsqueeze(-2) - fn.minimizers, dim=-1)
+        .min(-1)
+        .values
+    )
     f = values.detach().numpy()
     nan = np.full(len(xs), np.nan)
-    return pd.DataFrame({
-        "step": np.arange(len(xs)), "evals": evals, "wall_time": walls, "f": f,
-        "gap": f - fn.minimum_value, "grad_norm": torch.linalg.vector_norm(grads, dim=-1).numpy(),
-        "distance": distances.numpy(), "phase": phases,
-        "x0": xs[:, 0].numpy() if fn.dim == 2 else nan,
-        "x1": xs[:, 1].numpy() if fn.dim == 2 else nan})
+    return pd.DataFrame(
+        {
+            "step": np.arange(len(xs)),
+            "evals": evals,
+            "wall_time": walls,
+            "f": f,
+            "gap": f - fn.minimum_value,
+            "grad_norm": torch.linalg.vector_norm(grads, dim=-1).numpy(),
+            "distance": distances.numpy(),
+            "phase": phases,
+            "x0": xs[:, 0].numpy() if fn.dim == 2 else nan,
+            "x1": xs[:, 1].numpy() if fn.dim == 2 else nan,
+        }
+    )
 
 
-def torch_run(fn: TestFunction, variant: Variant, start: torch.Tensor, noise: float,
-              noise_seed: int, config: dict[str, Any]) -> pd.DataFrame:
+def torch_run(
+    fn: TestFunction,
+    variant: Variant,
+    start: torch.Tensor,
+    noise: float,
+    noise_seed: int,
+    config: dict[str, Any],
+) -> pd.DataFrame:
     """Minimise ``fn`` from ``start`` with a torch optimizer (see the module docstring)."""
     x = start.clone().requires_grad_(True)
     objective = NoisyObjective(fn, noise, noise_seed)
@@ -122,14 +156,25 @@ def scipy_run(fn: TestFunction, start: torch.Tensor, config: dict[str, Any]) -> 
 
     sp = config["scipy"]
     scipy.optimize.minimize(
-        value_and_grad, start.numpy().copy(), jac=True, method="L-BFGS-B", callback=record,
-        options=dict(maxcor=config["lbfgs"]["history_size"], maxfun=config["budget"],
-                     maxiter=config["budget"], ftol=sp["ftol"], gtol=sp["gtol"]))
+        value_and_grad,
+        start.numpy().copy(),
+        jac=True,
+        method="L-BFGS-B",
+        callback=record,
+        options=dict(
+            maxcor=config["lbfgs"]["history_size"],
+            maxfun=config["budget"],
+            maxiter=config["budget"],
+            ftol=sp["ftol"],
+            gtol=sp["gtol"],
+        ),
+    )
     return trajectory_table(fn, torch.stack(path), eval_counts, walls, ["lbfgs"] * len(path))
 
 
-def cell_table(spec: dict[str, Any], variant: Variant, noise: float,
-               config: dict[str, Any]) -> pd.DataFrame:
+def cell_table(
+    spec: dict[str, Any], variant: Variant, noise: float, config: dict[str, Any]
+) -> pd.DataFrame:
     """Every start of one function x variant x noise scale, as one table."""
     fn = get(spec["name"], spec["dim"])
     starts = random_starts(fn, config["starts"], config["seed"])
@@ -147,8 +192,18 @@ def cell_table(spec: dict[str, Any], variant: Variant, noise: float,
 
 # ---------------------------------------------------------------------- the grid
 # Settings every run depends on (the lists that only choose which cells run are left out).
-RUN_SETTINGS = ("starts", "seed", "budget", "target_gap", "steps_per_epoch", "sgd", "adam",
-                "lbfgs", "fuse_pv", "scipy")
+RUN_SETTINGS = (
+    "starts",
+    "seed",
+    "budget",
+    "target_gap",
+    "steps_per_epoch",
+    "sgd",
+    "adam",
+    "lbfgs",
+    "fuse_pv",
+    "scipy",
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -165,19 +220,24 @@ class Cell:
         return f"{function_key(self.spec)}__{self.variant.key}__noise{self.noise:g}__{key}.csv.gz"
 
 
-
 def grid(config: dict[str, Any]) -> list[Cell]:
     """The comparison (every function x main variant x noise scale; scipy at noise 0
     only) and the ablation (every ablation function x swept value x ablation noise).
     A cell of both appears twice; :func:`run_cells` computes it once (same file name)."""
-    cells = [Cell(spec, variant, noise)
-             for spec in config["functions"] for variant in main_variants(config)
-             for noise in config["noise_scales"]
-             if variant.optimizer != "scipy" or noise == 0.0]
-    cells += [Cell(spec, variant, noise)
-              for spec in config["ablation"]["functions"]
-              for variants in ablation_variants(config).values() for variant in variants
-              for noise in config["ablation"]["noise_scales"]]
+    cells = [
+        Cell(spec, variant, noise)
+        for spec in config["functions"]
+        for variant in main_variants(config)
+        for noise in config["noise_scales"]
+        if variant.optimizer != "scipy" or noise == 0.0
+    ]
+    cells += [
+        Cell(spec, variant, noise)
+        for spec in config["ablation"]["functions"]
+        for variants in ablation_variants(config).values()
+        for variant in variants
+        for noise in config["ablation"]["noise_scales"]
+    ]
     return cells
 
 
@@ -189,12 +249,18 @@ def run_cells(config: dict[str, Any], runs_dir: Path) -> pd.DataFrame:
     torch.set_num_threads(1)  # tiny problems: threads only add overhead
     jobs: dict[str, Callable[[], pd.DataFrame]] = {
         cell.file_name(config): partial(cell_table, cell.spec, cell.variant, cell.noise, config)
-        for cell in grid(config)}
+        for cell in grid(config)
+    }
     workers = config["workers"]
     if workers == "auto":
         workers = len(os.sched_getaffinity(0))
     frames = {}
-    for name, frame, _ in tqdm(stored_runs(runs_dir, jobs, min(workers, len(jobs))),
-                               total=len(jobs), desc="cells", unit="cell", mininterval=5):
+    for name, frame, _ in tqdm(
+        stored_runs(runs_dir, jobs, min(workers, len(jobs))),
+        total=len(jobs),
+        desc="cells",
+        unit="cell",
+        mininterval=5,
+    ):
         frames[name] = frame
     return pd.concat([frames[name] for name in jobs], ignore_index=True)

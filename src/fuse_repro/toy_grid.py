@@ -8,8 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Settings a variant may override, and the block of the config each one lives in.
-OVERRIDABLE = {"theta": "fuse", "switch_epoch": "fuse_pv", "grad_threshold": "fuse_pv",
-               "min_delta": "fuse_pv", "history_size": "fuse_pv"}
+OVERRIDABLE = {
+    "theta": "fuse",
+    "switch_epoch": "fuse_pv",
+    "grad_threshold": "fuse_pv",
+    "min_delta": "fuse_pv",
+    "history_size": "fuse_pv",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -50,12 +55,18 @@ def main_variants(config: dict[str, Any]) -> list[Variant]:
     return variants
 
 
-ABLATED_OPTIMIZER = {"switch_epoch": "fuse_pv_epoch", "theta": "fuse",
-                     "grad_threshold": "fuse_pv_gradient", "min_delta": "fuse_pv_loss",
-                     "history_size": "fuse_pv_epoch"}
+ABLATED_OPTIMIZER = {
+    "switch_epoch": "fuse_pv_epoch",
+    "theta": "fuse",
+    "grad_threshold": "fuse_pv_gradient",
+    "min_delta": "fuse_pv_loss",
+    "history_size": "fuse_pv_epoch",
+}
 
 
 def ablation_variants(config: dict[str, Any]) -> dict[str, list[Variant]]:
     """Per swept setting of ``config["ablation"]["sweeps"]``, one variant per value."""
-    return {name: [Variant(ABLATED_OPTIMIZER[name], {name: value}) for value in values]
-            for name, values in config["ablation"]["sweeps"].items()}
+    return {
+        name: [Variant(ABLATED_OPTIMIZER[name], {name: value}) for value in values]
+        for name, values in config["ablation"]["sweeps"].items()
+    }

@@ -35,15 +35,20 @@ def _palette(variants: list[str]) -> dict[str, tuple]:
 def _panels(count: int, width: float, height: float) -> tuple[plt.Figure, list[plt.Axes]]:
     columns = min(count, 4)
     rows = -(-count // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows),
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, height * rows), squeeze=False)
     for ax in axes.flat[count:]:
         ax.set_visible(False)
     return fig, list(axes.flat[:count])
 
 
-def contour_paths(log: pd.DataFrame, functions: dict[str, TestFunction], variants: list[str],
-                  noise: float, start: int, path: Path) -> Path:
+def contour_paths(
+    log: pd.DataFrame,
+    functions: dict[str, TestFunction],
+    variants: list[str],
+    noise: float,
+    start: int,
+    path: Path,
+) -> Path:
     """One panel per 2-D function: contours of log10(f − f*), the path of each variant
     from start ``start`` at noise ``noise``, the start (circle), the global minimisers
     (stars) and, for FUSE-PV, the point where it switched to L-BFGS (diamond)."""
@@ -56,8 +61,9 @@ def contour_paths(log: pd.DataFrame, functions: dict[str, TestFunction], variant
         grid = torch.tensor(np.stack([gx, gy], -1), dtype=DTYPE)
         levels = np.log10(np.maximum(fn.f(grid).numpy() - fn.minimum_value, GAP_FLOOR) + 1e-3)
         ax.contourf(gx, gy, levels, levels=30, cmap="Greys_r", alpha=0.8)
-        ax.scatter(*fn.minimizers.T.numpy(), marker="*", s=140, color="gold",
-                   edgecolor="black", zorder=6)
+        ax.scatter(
+            *fn.minimizers.T.numpy(), marker="*", s=140, color="gold", edgecolor="black", zorder=6
+        )
         runs = log[(log["function"] == key) & (log["noise"] == noise) & (log["start"] == start)]
         for variant in variants:
             run = runs[runs["variant"] == variant].sort_values("step")
@@ -69,17 +75,29 @@ def contour_paths(log: pd.DataFrame, functions: dict[str, TestFunction], variant
             switched = run[(run["phase"] == "lbfgs") & (run["step"] > 0)]
             if variant.startswith("fuse_pv") and len(switched) and run["phase"].iloc[0] == "adam":
                 at = run[run["step"] == switched["step"].iloc[0] - 1]
-                ax.scatter(at["x0"], at["x1"], marker="D", s=50, color=colour,
-                           edgecolor="black", zorder=7)
+                ax.scatter(
+                    at["x0"], at["x1"], marker="D", s=50, color=colour, edgecolor="black", zorder=7
+                )
         first = runs.sort_values("step").groupby("variant").head(1)
         if len(first):
-            ax.scatter(first["x0"].iloc[0], first["x1"].iloc[0], s=60, color="white",
-                       edgecolor="black", zorder=7)
+            ax.scatter(
+                first["x0"].iloc[0],
+                first["x1"].iloc[0],
+                s=60,
+                color="white",
+                edgecolor="black",
+                zorder=7,
+            )
         ax.set_xlim(low_x, high_x)
         ax.set_ylim(low_y, high_y)
         ax.set_title(key)
-    axes[0].legend(loc="lower left", fontsize=7, framealpha=0.9,
-                   title="◆ switch to L-BFGS, ★ global minimum", title_fontsize=7)
+    axes[0].legend(
+        loc="lower left",
+        fontsize=7,
+        framealpha=0.9,
+        title="◆ switch to L-BFGS, ★ global minimum",
+        title_fontsize=7,
+    )
     fig.suptitle(f"Paths from start {start}, gradient noise {noise:g}")
     return _save(fig, path)
 
@@ -107,10 +125,18 @@ def gap_curves(curves: pd.DataFrame, noise: float, path: Path) -> Path:
         ax.set_xlabel("closure evaluations")
         ax.set_ylabel("f − f*")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize=8,
-               bbox_to_anchor=(0.5, 0.0))
-    fig.suptitle(f"f − f* against closure evaluations, gradient noise {noise:g}: "
-                 "median and quartiles over starts")
+    fig.legend(
+        handles,
+        labels,
+        loc="lower center",
+        ncol=min(len(labels), 6),
+        fontsize=8,
+        bbox_to_anchor=(0.5, 0.0),
+    )
+    fig.suptitle(
+        f"f − f* against closure evaluations, gradient noise {noise:g}: "
+        "median and quartiles over starts"
+    )
     return _save(fig, path, bottom=0.12 / -(-len(functions) // 4))
 
 
@@ -123,17 +149,24 @@ def ablation_heatmaps(ablation: pd.DataFrame, function: str, path: Path) -> Path
     fig, axes = plt.subplots(len(settings), 2, figsize=(11, 2.6 * len(settings)), squeeze=False)
     for (gap_ax, success_ax), setting in zip(axes, settings):
         sweep = rows[rows["setting"] == setting].assign(
-            log_gap=lambda f: np.log10(f["median_final_gap"].clip(lower=GAP_FLOOR)))
-        for ax, column, cmap, label in ((gap_ax, "log_gap", "viridis",
-                                         "log10 median final f − f*"),
-                                        (success_ax, "success_rate", "rocket",
-                                         "success rate")):
+            log_gap=lambda f: np.log10(f["median_final_gap"].clip(lower=GAP_FLOOR))
+        )
+        for ax, column, cmap, label in (
+            (gap_ax, "log_gap", "viridis", "log10 median final f − f*"),
+            (success_ax, "success_rate", "rocket", "success rate"),
+        ):
             table = sweep.pivot_table(index="noise", columns="value", values=column)
             table.columns = [f"{v:g}" for v in table.columns]
-            sns.heatmap(table, ax=ax, annot=True, fmt=".1f" if column == "log_gap" else ".2f",
-                        cmap=cmap, cbar_kws={"label": label},
-                        vmin=0.0 if column == "success_rate" else None,
-                        vmax=1.0 if column == "success_rate" else None)
+            sns.heatmap(
+                table,
+                ax=ax,
+                annot=True,
+                fmt=".1f" if column == "log_gap" else ".2f",
+                cmap=cmap,
+                cbar_kws={"label": label},
+                vmin=0.0 if column == "success_rate" else None,
+                vmax=1.0 if column == "success_rate" else None,
+            )
             ax.set_xlabel(setting)
             ax.set_ylabel("gradient noise")
     fig.suptitle(f"{function}: ablations (each cell: all starts, at the evaluation budget)")

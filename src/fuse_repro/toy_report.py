@@ -59,8 +59,9 @@ def comparison_table(comparison: pd.DataFrame, noise: float) -> pd.DataFrame:
         second = [f"{g:.1e}" for g in rows["median_final_gap"]]
     cell = [f"{s:.0%} · {v}" for s, v in zip(rows["success_rate"], second)]
     wide = rows.assign(cell=cell).pivot(index="variant", columns="function", values="cell")
-    wide = wide.reindex(index=list(dict.fromkeys(rows["variant"])),
-                        columns=list(dict.fromkeys(rows["function"])))
+    wide = wide.reindex(
+        index=list(dict.fromkeys(rows["variant"])), columns=list(dict.fromkeys(rows["function"]))
+    )
     wide.index = [variant_label(v) for v in wide.index]
     return wide.rename_axis("optimizer").reset_index()
 
@@ -71,20 +72,22 @@ def rules_table(rules: pd.DataFrame) -> pd.DataFrame:
     table = pd.DataFrame({"function": rules["function"], "noise": rules["noise"]})
     for rule in RULES:
         table[variant_label(rule)] = [
-            f"{s:.0%} · {g:.1e}" for s, g in zip(rules[f"{rule}_success_rate"],
-                                                 rules[f"{rule}_median_final_gap"])]
-    table["best"] = ["tie" if tied else variant_label(w)
-                     for w, tied in zip(rules["winner"], rules["tied"])]
+            f"{s:.0%} · {g:.1e}"
+            for s, g in zip(rules[f"{rule}_success_rate"], rules[f"{rule}_median_final_gap"])
+        ]
+    table["best"] = [
+        "tie" if tied else variant_label(w) for w, tied in zip(rules["winner"], rules["tied"])
+    ]
     return table
 
 
 CAPTIONS = {
     "paths": "Paths from start 0 on the 2-D functions (○ start, ◆ FUSE-PV's switch, "
-             "★ global minima), gradient noise {}",
+    "★ global minima), gradient noise {}",
     "gap": "f − f* against closure evaluations, median and quartiles over starts, "
-           "gradient noise {}",
+    "gradient noise {}",
     "ablation": "Ablation heat maps on {}: log10 median final f − f* and success rate, "
-                "swept setting × gradient noise",
+    "swept setting × gradient noise",
 }
 
 
@@ -107,12 +110,17 @@ def deterministic_finding(comparison: pd.DataFrame) -> str:
     present = [v for v in DETERMINISTIC if v in set(rows["variant"])]
     parts = []
     for function, cells in rows.groupby("function", sort=False):
-        values = ["—" if np.isnan(e := _median(cells, v, "median_evals_to_target"))
-                  else f"{e:.0f}" for v in present]
+        values = [
+            "—" if np.isnan(e := _median(cells, v, "median_evals_to_target")) else f"{e:.0f}"
+            for v in present
+        ]
         parts.append(f"{function} {' / '.join(values)}")
-    return ("Noise-free, median closure evaluations to the target ("
-            + " / ".join(variant_label(v) for v in present) + "; — : fewer than half the "
-            "starts reached it): " + "; ".join(parts) + ".")
+    return (
+        "Noise-free, median closure evaluations to the target ("
+        + " / ".join(variant_label(v) for v in present)
+        + "; — : fewer than half the "
+        "starts reached it): " + "; ".join(parts) + "."
+    )
 
 
 def noisy_finding(comparison: pd.DataFrame, noise: float, target_gap: float) -> str:
@@ -122,11 +130,15 @@ def noisy_finding(comparison: pd.DataFrame, noise: float, target_gap: float) -> 
     parts = []
     for function, cells in rows.groupby("function", sort=False):
         best = ranked(cells, target_gap).iloc[0]
-        parts.append(f"{function}: {variant_label(best.variant)} {_outcome(cells, best.variant)}"
-                     f" (Adam {_outcome(cells, 'adam')}; FUSE-PV (epoch) "
-                     f"{_outcome(cells, 'fuse_pv_epoch')})")
-    return (f"Gradient noise {noise:g}, best optimizer per function (success rate, median "
-            "f − f* at the budget): " + "; ".join(parts) + ".")
+        parts.append(
+            f"{function}: {variant_label(best.variant)} {_outcome(cells, best.variant)}"
+            f" (Adam {_outcome(cells, 'adam')}; FUSE-PV (epoch) "
+            f"{_outcome(cells, 'fuse_pv_epoch')})"
+        )
+    return (
+        f"Gradient noise {noise:g}, best optimizer per function (success rate, median "
+        "f − f* at the budget): " + "; ".join(parts) + "."
+    )
 
 
 def _outcome(cells: pd.DataFrame, variant: str) -> str:
@@ -144,31 +156,48 @@ def ablation_findings(ablation: pd.DataFrame, target_gap: float) -> list[str]:
         parts = []
         for noise, cells in rows.groupby("noise"):
             best = ranked(cells, target_gap).iloc[0]
-            evals = ("" if pd.isna(best.median_evals_to_target)
-                     else f", {best.median_evals_to_target:.0f} evaluations to the target")
-            parts.append(f"σ = {noise:g}: {best.value:g} ({best.success_rate:.0%} success, "
-                         f"median f − f* {best.median_final_gap:.2g}{evals})")
+            evals = (
+                ""
+                if pd.isna(best.median_evals_to_target)
+                else f", {best.median_evals_to_target:.0f} evaluations to the target"
+            )
+            parts.append(
+                f"σ = {noise:g}: {best.value:g} ({best.success_rate:.0%} success, "
+                f"median f − f* {best.median_final_gap:.2g}{evals})"
+            )
         lines.append(f"{function}, best {setting}: " + "; ".join(parts) + ".")
     return lines
 
 
-def section(tables: dict[str, pd.DataFrame], figures: list[Path],
-            config: dict[str, Any]) -> list:
+def section(tables: dict[str, pd.DataFrame], figures: list[Path], config: dict[str, Any]) -> list:
     """The toy ablation's report blocks; ``figures`` are the notebook's PNG files."""
     comparison = tables["comparison"]
     blocks: list = [Heading("Toy ablation: test functions with known minima")]
     blocks += [Paragraph(note) for note in notes(config)]
     for noise in config["noise_scales"]:
-        what = ("median closure evaluations to the target" if noise == 0.0
-                else "median f − f* at the budget (scipy runs noise-free only)")
-        blocks += [Paragraph(f"Gradient noise {noise:g}: success rate · {what}."),
-                   Table(comparison_table(comparison, noise))]
+        what = (
+            "median closure evaluations to the target"
+            if noise == 0.0
+            else "median f − f* at the budget (scipy runs noise-free only)"
+        )
+        blocks += [
+            Paragraph(f"Gradient noise {noise:g}: success rate · {what}."),
+            Table(comparison_table(comparison, noise)),
+        ]
     blocks.append(Paragraph(deterministic_finding(comparison)))
     target = config["target_gap"]
-    blocks += [Paragraph(noisy_finding(comparison, noise, target))
-               for noise in config["noise_scales"] if noise > 0]
+    blocks += [
+        Paragraph(noisy_finding(comparison, noise, target))
+        for noise in config["noise_scales"]
+        if noise > 0
+    ]
     blocks += [Paragraph(line) for line in ablation_findings(tables["ablation"], target)]
-    blocks += [Paragraph("FUSE-PV's switch rules per function and noise scale (success rate · "
-                         "median final f − f*):"), Table(rules_table(tables["rules"])),
-               Paragraph(rule_verdict(tables["rules"]))]
+    blocks += [
+        Paragraph(
+            "FUSE-PV's switch rules per function and noise scale (success rate · "
+            "median final f − f*):"
+        ),
+        Table(rules_table(tables["rules"])),
+        Paragraph(rule_verdict(tables["rules"])),
+    ]
     return blocks + [Figure(path, caption(path)) for path in figures]

@@ -18,8 +18,12 @@ from fuse_repro.toy_grid import ablation_variants, function_key, main_variants
 RUN_KEYS = ["function", "variant", "noise", "start"]
 CELL_KEYS = ["function", "variant", "noise"]
 RULES = ("fuse_pv_epoch", "fuse_pv_gradient", "fuse_pv_loss")
-TOY_LABELS = {**OPTIMIZER_LABELS, "lbfgs": "L-BFGS (torch)",
-              "scipy": "scipy L-BFGS-B (noise-free)", "fuse-theta=0": "L-BFGS (FUSE, θ=0)"}
+TOY_LABELS = {
+    **OPTIMIZER_LABELS,
+    "lbfgs": "L-BFGS (torch)",
+    "scipy": "scipy L-BFGS-B (noise-free)",
+    "fuse-theta=0": "L-BFGS (FUSE, θ=0)",
+}
 GAP_FLOOR = 1e-16  # gaps are clipped here on log axes (f* itself has rounding error)
 
 
@@ -44,19 +48,22 @@ def run_summary(log: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     log = log.sort_values(RUN_KEYS + ["step"])
     within = log[log["evals"] <= config["budget"]]
     final = within.groupby(RUN_KEYS, sort=False).tail(1).set_index(RUN_KEYS)
-    hit = within[within["gap"] <= config["target_gap"]].groupby(RUN_KEYS).head(1).set_index(
-        RUN_KEYS)
+    hit = (
+        within[within["gap"] <= config["target_gap"]].groupby(RUN_KEYS).head(1).set_index(RUN_KEYS)
+    )
     evals_before = log.groupby(RUN_KEYS, sort=False)["evals"].shift(1, fill_value=0)
     in_lbfgs = (log["phase"] == "lbfgs") & log["variant"].str.startswith("fuse_pv")
     switch = evals_before[in_lbfgs].groupby([log[k][in_lbfgs] for k in RUN_KEYS]).first()
-    summary = pd.DataFrame({
-        "final_gap": final["gap"].where(np.isfinite(final["gap"]), np.inf),
-        "success": final["distance"] <= config["success_tol"],
-        "final_evals": final["evals"],
-        "evals_to_target": hit["evals"].reindex(final.index),
-        "time_to_target": hit["wall_time"].reindex(final.index),
-        "switch_evals": switch.reindex(final.index),
-    })
+    summary = pd.DataFrame(
+        {
+            "final_gap": final["gap"].where(np.isfinite(final["gap"]), np.inf),
+            "success": final["distance"] <= config["success_tol"],
+            "final_evals": final["evals"],
+            "evals_to_target": hit["evals"].reindex(final.index),
+            "time_to_target": hit["wall_time"].reindex(final.index),
+            "switch_evals": switch.reindex(final.index),
+        }
+    )
     return summary.reset_index()
 
 
@@ -89,12 +96,17 @@ def comparison(cells: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     """The rows of :func:`cell_table` that make the main comparison, in params order."""
     functions = [function_key(spec) for spec in config["functions"]]
     variants = [v.key for v in main_variants(config)]
-    rows = cells[cells["function"].isin(functions) & cells["variant"].isin(variants)
-                 & cells["noise"].isin(config["noise_scales"])]
+    rows = cells[
+        cells["function"].isin(functions)
+        & cells["variant"].isin(variants)
+        & cells["noise"].isin(config["noise_scales"])
+    ]
     order = {name: i for i, name in enumerate(functions + variants)}
-    return rows.sort_values(["noise", "function", "variant"],
-                            key=lambda c: c.map(order) if c.name != "noise" else c,
-                            ignore_index=True)
+    return rows.sort_values(
+        ["noise", "function", "variant"],
+        key=lambda c: c.map(order) if c.name != "noise" else c,
+        ignore_index=True,
+    )
 
 
 def ablation(cells: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
@@ -103,8 +115,11 @@ def ablation(cells: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     frames = []
     for setting, variants in ablation_variants(config).items():
         values = {v.key: dict(v.settings)[setting] for v in variants}
-        rows = cells[cells["function"].isin(functions) & cells["variant"].isin(values)
-                     & cells["noise"].isin(config["ablation"]["noise_scales"])]
+        rows = cells[
+            cells["function"].isin(functions)
+            & cells["variant"].isin(values)
+            & cells["noise"].isin(config["ablation"]["noise_scales"])
+        ]
         frames.append(rows.assign(setting=setting, value=rows["variant"].map(values)))
     return pd.concat(frames, ignore_index=True)
 
@@ -117,9 +132,11 @@ def metrics(table: pd.DataFrame) -> dict:
         out.setdefault(row.function, {}).setdefault(f"noise={row.noise:g}", {})[row.variant] = {
             "success_rate": round(row.success_rate, 4),
             "reached_target": round(row.reached_target, 4),
-            "median_evals_to_target": None if pd.isna(row.median_evals_to_target)
+            "median_evals_to_target": None
+            if pd.isna(row.median_evals_to_target)
             else float(row.median_evals_to_target),
-            "median_final_gap": None if not np.isfinite(row.median_final_gap)
+            "median_final_gap": None
+            if not np.isfinite(row.median_final_gap)
             else float(f"{row.median_final_gap:.4g}"),
         }
     return out
@@ -135,23 +152,35 @@ def gap_curves(log: pd.DataFrame, budget: int, points: int = 200) -> pd.DataFram
     for key, run in log.sort_values(RUN_KEYS + ["step"]).groupby(RUN_KEYS, sort=False):
         index = np.searchsorted(run["evals"].to_numpy(), grid, side="right") - 1
         gap = run["gap"].to_numpy()[index]
-        frames.append(pd.DataFrame(dict(zip(RUN_KEYS, key)) | {
-            "evals": grid, "gap": np.where(np.isfinite(gap), gap, np.inf)}))
+        frames.append(
+            pd.DataFrame(
+                dict(zip(RUN_KEYS, key))
+                | {"evals": grid, "gap": np.where(np.isfinite(gap), gap, np.inf)}
+            )
+        )
     gaps = pd.concat(frames, ignore_index=True).groupby(CELL_KEYS + ["evals"], sort=False)["gap"]
     # the quartiles are order statistics (a linear interpolation between two infinite gaps
     # would be NaN); the median of two middle values is their mean
-    return pd.DataFrame({"q25": gaps.quantile(0.25, interpolation="lower"),
-                         "median": gaps.median(),
-                         "q75": gaps.quantile(0.75, interpolation="higher")}).reset_index()
+    return pd.DataFrame(
+        {
+            "q25": gaps.quantile(0.25, interpolation="lower"),
+            "median": gaps.median(),
+            "q75": gaps.quantile(0.75, interpolation="higher"),
+        }
+    ).reset_index()
 
 
 def ranked(cells: pd.DataFrame, target_gap: float) -> pd.DataFrame:
     """``cells`` (rows of :func:`cell_table`) best first: highest success rate, then lowest
     median final gap (gaps at or below ``target_gap`` count as equal: those runs stopped
     there), then fewest median evaluations to the target."""
-    keys = pd.DataFrame({"success": -cells["success_rate"],
-                         "gap": cells["median_final_gap"].clip(lower=target_gap),
-                         "evals": cells["median_evals_to_target"].fillna(np.inf)})
+    keys = pd.DataFrame(
+        {
+            "success": -cells["success_rate"],
+            "gap": cells["median_final_gap"].clip(lower=target_gap),
+            "evals": cells["median_evals_to_target"].fillna(np.inf),
+        }
+    )
     order = keys.sort_values(["success", "gap", "evals"], kind="stable").index
     return cells.loc[order]
 
@@ -160,10 +189,10 @@ def _equal(a: pd.Series, b: pd.Series, target_gap: float) -> bool:
     """Two cells equal on every key of :func:`ranked` (gaps and evaluations within 10 %)."""
     gaps = [max(c.median_final_gap, target_gap) for c in (a, b)]
     evals = [c.median_evals_to_target for c in (a, b)]
-    same_evals = (all(pd.isna(e) for e in evals)
-                  or (not any(pd.isna(e) for e in evals) and np.isclose(*evals, rtol=0.1)))
-    return (a.success_rate == b.success_rate and np.isclose(*gaps, rtol=0.1)
-            and bool(same_evals))
+    same_evals = all(pd.isna(e) for e in evals) or (
+        not any(pd.isna(e) for e in evals) and np.isclose(*evals, rtol=0.1)
+    )
+    return a.success_rate == b.success_rate and np.isclose(*gaps, rtol=0.1) and bool(same_evals)
 
 
 def rule_ranking(table: pd.DataFrame, target_gap: float) -> pd.DataFrame:
@@ -178,9 +207,10 @@ def rule_ranking(table: pd.DataFrame, target_gap: float) -> pd.DataFrame:
         best = order.iloc[0]
         tied = len(order) > 1 and _equal(best, order.iloc[1], target_gap)
         by_rule = cell.set_index("variant")
-        rows.append({"function": function, "noise": noise, "winner": best.variant,
-                     "tied": tied} | {
-            f"{r}_{c}": by_rule[c].get(r, np.nan) for r in RULES for c in columns})
+        rows.append(
+            {"function": function, "noise": noise, "winner": best.variant, "tied": tied}
+            | {f"{r}_{c}": by_rule[c].get(r, np.nan) for r in RULES for c in columns}
+        )
     return pd.DataFrame(rows)
 
 
@@ -198,15 +228,18 @@ def rule_verdict(ranking: pd.DataFrame) -> str:
         verdict = "is inconclusive (the epoch rule shares the most wins)"
     else:
         verdict = "disagrees"
-    return (f"Switch rules, wins over {len(ranking)} function × noise comparisons "
-            "(success rate, then median final gap, then median evaluations to the target; "
-            f"{len(ranking) - len(decided)} ties): "
-            f"{counts}. Against the paper's statement that the epoch rule slightly "
-            f"outperforms the other two, this {verdict}.")
+    return (
+        f"Switch rules, wins over {len(ranking)} function × noise comparisons "
+        "(success rate, then median final gap, then median evaluations to the target; "
+        f"{len(ranking) - len(decided)} ties): "
+        f"{counts}. Against the paper's statement that the epoch rule slightly "
+        f"outperforms the other two, this {verdict}."
+    )
 
 
-def write_outputs(log: pd.DataFrame, config: dict[str, Any], out_dir: Path,
-                  metrics_path: Path) -> dict[str, pd.DataFrame]:
+def write_outputs(
+    log: pd.DataFrame, config: dict[str, Any], out_dir: Path, metrics_path: Path
+) -> dict[str, pd.DataFrame]:
     """Under ``out_dir``: ``summary.csv`` (one row per run), ``cells.csv``,
     ``comparison.csv``, ``ablation.csv``, ``rules.csv``, ``curves.csv`` (:func:`gap_curves`
     of the comparison), and the metrics JSON of the comparison. Clears ``figures/`` first
@@ -215,16 +248,23 @@ def write_outputs(log: pd.DataFrame, config: dict[str, Any], out_dir: Path,
     shutil.rmtree(out_dir / "figures", ignore_errors=True)
     summary = run_summary(log, config)
     cells = cell_table(summary)
-    tables = {"summary": summary, "cells": cells, "comparison": comparison(cells, config),
-              "ablation": ablation(cells, config)}
+    tables = {
+        "summary": summary,
+        "cells": cells,
+        "comparison": comparison(cells, config),
+        "ablation": ablation(cells, config),
+    }
     tables["rules"] = rule_ranking(tables["comparison"], config["target_gap"])
     for name, table in tables.items():
         table.to_csv(out_dir / f"{name}.csv", index=False)
-    main_log = log[log["function"].isin(tables["comparison"]["function"].unique())
-                   & log["variant"].isin(tables["comparison"]["variant"].unique())
-                   & log["noise"].isin(config["noise_scales"])]
+    main_log = log[
+        log["function"].isin(tables["comparison"]["function"].unique())
+        & log["variant"].isin(tables["comparison"]["variant"].unique())
+        & log["noise"].isin(config["noise_scales"])
+    ]
     tables["curves"] = gap_curves(main_log, config["budget"])
     tables["curves"].to_csv(out_dir / "curves.csv", index=False)
-    metrics_path.write_text(json.dumps(metrics(tables["comparison"]), indent=2,
-                                       ensure_ascii=False) + "\n")
+    metrics_path.write_text(
+        json.dumps(metrics(tables["comparison"]), indent=2, ensure_ascii=False) + "\n"
+    )
     return tables

@@ -37,14 +37,27 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from fuse_repro.data import fingerprint, load_prepared
-from fuse_repro.distributed import World, launch
+from fuse_repro.distributed import SINGLE_PROCESS, World, launch
 from fuse_repro.models import build_model
 from fuse_repro.optimizers import build_optimizer
 from fuse_repro.params import experiment_config
 from fuse_repro.runstore import digest, stored_runs
 
-LOG_COLUMNS = ["model", "optimizer", "seed", "epoch", "step", "wall_time", "closure_evals",
-               "train_loss", "test_loss", "test_accuracy", "phase", "device", "processes"]
+LOG_COLUMNS = [
+    "model",
+    "optimizer",
+    "seed",
+    "epoch",
+    "step",
+    "wall_time",
+    "closure_evals",
+    "train_loss",
+    "test_loss",
+    "test_accuracy",
+    "phase",
+    "device",
+    "processes",
+]
 
 
 @dataclass
@@ -55,8 +68,14 @@ class Split:
     y: torch.Tensor
 
     @classmethod
-    def from_uint8(cls, x: torch.Tensor, y: torch.Tensor, device: torch.device,
-                   size: int | None = None, normalize: dict | None = None) -> "Split":
+    def from_uint8(
+        cls,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        device: torch.device,
+        size: int | None = None,
+        normalize: dict | None = None,
+    ) -> Split:
         """``size`` images (all: None), scaled to [0, 1], then, with ``normalize =
         {"mean": [...], "std": [...]}``, to ``(x - mean) / std`` per channel.
 
@@ -69,8 +88,9 @@ class Split:
             x = x.unsqueeze(1)
         x = x.to(device).float().div_(255.0)
         if normalize is not None:
-            mean, std = (torch.tensor(normalize[k], device=device).view(1, -1, 1, 1)
-                         for k in ("mean", "std"))
+            mean, std = (
+                torch.tensor(normalize[k], device=device).view(1, -1, 1, 1) for k in ("mean", "std")
+            )
             x = x.sub_(mean).div_(std)
         return cls(x, y.to(device))
 
@@ -84,20 +104,22 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def load_splits(experiment: str, config: dict[str, Any], prepared_dir: str | Path,
-                device: torch.device) -> tuple[Split, Split]:
+def load_splits(
+    experiment: str, config: dict[str, Any], prepared_dir: str | Path, device: torch.device
+) -> tuple[Split, Split]:
     """The training and test splits of ``experiment`` as its ``config`` asks."""
     data = load_prepared(prepared_dir, experiment)
     normalize = config.get("normalize")
-    return (Split.from_uint8(data["train_x"], data["train_y"], device, config["train_size"],
-                             normalize),
-            Split.from_uint8(data["test_x"], data["test_y"], device, config["test_size"],
-                             normalize))
+    return (
+        Split.from_uint8(data["train_x"], data["train_y"], device, config["train_size"], normalize),
+        Split.from_uint8(data["test_x"], data["test_y"], device, config["test_size"], normalize),
+    )
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, split: Split, world: World = World(),
-             batch_size: int = 2000) -> tuple[float, float]:
+def evaluate(
+    model: torch.nn.Module, split: Split, world: World = SINGLE_PROCESS, batch_size: int = 2000
+) -> tuple[float, float]:
     """Mean cross-entropy and accuracy over the whole split (model in eval mode); with
     several processes each scores its share and the sums are all-reduced."""
     was_training = model.training
@@ -105,8 +127,8 @@ def evaluate(model: torch.nn.Module, split: Split, world: World = World(),
     x, y = world.shard(split.x), world.shard(split.y)
     sums = torch.zeros(2, device=split.x.device)  # loss, correct
     for start in range(0, len(y), batch_size):
-        logits = model(x[start:start + batch_size])
-        labels = y[start:start + batch_size]
+        logits = model(x[start : start + batch_size])
+        labels = y[start : start + batch_size]
         sums[0] += F.cross_entropy(logits, labels, reduction="sum")
         sums[1] += (logits.argmax(1) == labels).sum()
     model.train(was_training)
@@ -119,8 +141,7 @@ def device_name(device: torch.device) -> str:
     return f"cuda:{torch.cuda.get_device_name(device)}" if device.type == "cuda" else device.type
 
 
-def _data_parallel(model: torch.nn.Module, world: World,
-                   device: torch.device) -> torch.nn.Module:
+def _data_parallel(model: torch.nn.Module, world: World, device: torch.device) -> torch.nn.Module:
     """``model`` itself alone; under torchrun, wrapped in DistributedDataParallel (with
     synchronised batch norm on GPUs, so N processes compute what one would)."""
     if world.size == 1:
@@ -131,23 +152,35 @@ def _data_parallel(model: torch.nn.Module, world: World,
     return DistributedDataParallel(model)  # CPU/gloo: batch norm statistics per process
 
 
-def _save_checkpoint(path: Path, model: torch.nn.Module, optimizer: Any,
-                     order: torch.Generator, progress: dict[str, Any]) -> None:
+def _save_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: Any,
+    order: torch.Generator,
+    progress: dict[str, Any],
+) -> None:
     """Model, optimizer (either phase), batch-order generator, RNG states and the log so
     far, written atomically."""
-    payload = dict(progress, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                   order=order.get_state(), rng=torch.get_rng_state(),
-                   cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [])
+    payload = dict(
+        progress,
+        model=model.state_dict(),
+        optimizer=optimizer.state_dict(),
+        order=order.get_state(),
+        rng=torch.get_rng_state(),
+        cuda_rng=torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    )
     partial_path = path.with_name(f".{path.name}.partial")
     torch.save(payload, partial_path)
     partial_path.replace(path)
 
 
-def _load_checkpoint(path: Path, model: torch.nn.Module, optimizer: Any,
-                     order: torch.Generator) -> dict[str, Any]:
+def _load_checkpoint(
+    path: Path, model: torch.nn.Module, optimizer: Any, order: torch.Generator
+) -> dict[str, Any]:
     # On the CPU: RNG states must stay CPU byte tensors; load_state_dict moves the rest.
-    payload = torch.load(path, map_location="cpu",
-                         weights_only=False)  # our own file: optimizer state, the log so far
+    payload = torch.load(
+        path, map_location="cpu", weights_only=False
+    )  # our own file: optimizer state, the log so far
     model.load_state_dict(payload.pop("model"))
     optimizer.load_state_dict(payload.pop("optimizer"))
     order.set_state(payload.pop("order"))
@@ -158,8 +191,15 @@ def _load_checkpoint(path: Path, model: torch.nn.Module, optimizer: Any,
     return payload
 
 
-def train_run(model_name: str, optimizer_name: str, seed: int, config: dict[str, Any],
-              train: Split, test: Split, checkpoint: Path | None = None) -> pd.DataFrame:
+def train_run(
+    model_name: str,
+    optimizer_name: str,
+    seed: int,
+    config: dict[str, Any],
+    train: Split,
+    test: Split,
+    checkpoint: Path | None = None,
+) -> pd.DataFrame:
     """Train one run; the batch order depends on ``seed`` only, so every optimizer sees
     the same batches for a seed. The last incomplete batch is dropped (as the official
     code does). With ``checkpoint``, the state after every epoch is saved there, and a
@@ -175,39 +215,58 @@ def train_run(model_name: str, optimizer_name: str, seed: int, config: dict[str,
     batch_size = config["batch_size"]
     n_batches = len(train.y) // batch_size
     if n_batches == 0:
-        raise ValueError(f"batch_size {batch_size} is larger than the training set "
-                         f"({len(train.y)} images)")
+        raise ValueError(
+            f"batch_size {batch_size} is larger than the training set ({len(train.y)} images)"
+        )
     if batch_size % world.size:
-        raise ValueError(f"batch_size {batch_size} is not divisible by the {world.size} "
-                         "processes")
-    autocast = partial(torch.autocast, device.type, dtype=torch.bfloat16,
-                       enabled=bool(config.get("bf16")))
+        raise ValueError(f"batch_size {batch_size} is not divisible by the {world.size} processes")
+    autocast = partial(
+        torch.autocast, device.type, dtype=torch.bfloat16, enabled=bool(config.get("bf16"))
+    )
     progress = {"epoch": 0, "step": 0, "evals": 0, "wall": 0.0, "rows": []}
 
     def log(epoch: int, phase: str) -> float:
         """Append the row of ``epoch``; return the full-training-set loss."""
         train_loss, _ = evaluate(model, train, world)
         test_loss, test_accuracy = evaluate(model, test, world)
-        progress["rows"].append(dict(
-            model=model_name, optimizer=optimizer_name, seed=seed, epoch=epoch,
-            step=progress["step"], wall_time=progress["wall"], closure_evals=progress["evals"],
-            train_loss=train_loss, test_loss=test_loss, test_accuracy=test_accuracy,
-            phase=phase, device=device_name(device), processes=world.size))
+        progress["rows"].append(
+            dict(
+                model=model_name,
+                optimizer=optimizer_name,
+                seed=seed,
+                epoch=epoch,
+                step=progress["step"],
+                wall_time=progress["wall"],
+                closure_evals=progress["evals"],
+                train_loss=train_loss,
+                test_loss=test_loss,
+                test_accuracy=test_accuracy,
+                phase=phase,
+                device=device_name(device),
+                processes=world.size,
+            )
+        )
         return train_loss
 
     if checkpoint is not None and checkpoint.is_file():
         progress = _load_checkpoint(checkpoint, model, optimizer, order)
     else:
         log(0, optimizer.phase)
-    epochs = tqdm(range(progress["epoch"] + 1, config["epochs"] + 1), initial=progress["epoch"],
-                  total=config["epochs"], desc=f"{model_name} {optimizer_name} seed {seed}",
-                  unit="epoch", leave=False, disable=not world.main)
+    epochs = tqdm(
+        range(progress["epoch"] + 1, config["epochs"] + 1),
+        initial=progress["epoch"],
+        total=config["epochs"],
+        desc=f"{model_name} {optimizer_name} seed {seed}",
+        unit="epoch",
+        leave=False,
+        disable=not world.main,
+    )
     for epoch in epochs:
         phase = optimizer.phase
         permutation = torch.randperm(len(train.y), generator=order).to(device)
         started = time.perf_counter()
         for b in range(n_batches):
-            index = world.shard(permutation[b * batch_size:(b + 1) * batch_size])
+            index = world.shard(permutation[b * batch_size : (b + 1) * batch_size])
             x = train.x[index].contiguous(memory_format=memory_format)
             y = train.y[index]
 
@@ -229,8 +288,9 @@ def train_run(model_name: str, optimizer_name: str, seed: int, config: dict[str,
         optimizer.end_epoch(train_loss)
         progress["epoch"] = epoch
         row = progress["rows"][-1]
-        epochs.set_postfix(phase=phase, train_loss=f"{train_loss:.4f}",
-                           test_acc=f"{row['test_accuracy']:.4f}")
+        epochs.set_postfix(
+            phase=phase, train_loss=f"{train_loss:.4f}", test_acc=f"{row['test_accuracy']:.4f}"
+        )
         if checkpoint is not None and world.main:
             _save_checkpoint(checkpoint, model, optimizer, order, progress)
     return pd.DataFrame(progress["rows"], columns=LOG_COLUMNS)
@@ -238,13 +298,26 @@ def train_run(model_name: str, optimizer_name: str, seed: int, config: dict[str,
 
 # The settings a run's numbers depend on (not the grid lists, the scale's name, the
 # device request or the summary's target accuracy).
-TRAINING_SETTINGS = ("epochs", "batch_size", "train_size", "test_size", "normalize",
-                     "channels_last", "bf16", "processes", "sgd", "adam", "adam_sgd", "lbfgs",
-                     "fuse_pv")
+TRAINING_SETTINGS = (
+    "epochs",
+    "batch_size",
+    "train_size",
+    "test_size",
+    "normalize",
+    "channels_last",
+    "bf16",
+    "processes",
+    "sgd",
+    "adam",
+    "adam_sgd",
+    "lbfgs",
+    "fuse_pv",
+)
 
 
-def run_key(config: dict[str, Any], run: tuple[str, str, int], data_id: str,
-            device_type: str) -> str:
+def run_key(
+    config: dict[str, Any], run: tuple[str, str, int], data_id: str, device_type: str
+) -> str:
     """A digest of everything one run's result depends on: the training settings, the
     run itself, the data, the device type (``cpu``, ``cuda``), and (:func:`digest`) the
     torch version and the numerics version."""
@@ -252,8 +325,9 @@ def run_key(config: dict[str, Any], run: tuple[str, str, int], data_id: str,
     return digest(settings, list(run), data_id, device_type)
 
 
-def run_grid(config: dict[str, Any], train: Split, test: Split, runs_dir: Path,
-             data_id: str) -> pd.DataFrame:
+def run_grid(
+    config: dict[str, Any], train: Split, test: Split, runs_dir: Path, data_id: str
+) -> pd.DataFrame:
     """Every model x optimizer x seed of ``config``; returns all rows.
 
     Each finished run is written at once to ``runs_dir/<model>__<optimizer>__seed<seed>
@@ -261,49 +335,71 @@ def run_grid(config: dict[str, Any], train: Split, test: Split, runs_dir: Path,
     persists) reads back the runs already done (:func:`fuse_repro.runstore.stored_runs`)
     and resumes an interrupted one from its checkpoint in ``runs_dir/../checkpoints``."""
     world = World.current()
-    grid = [(m, o, s) for m in config["models"] for o in config["optimizers"]
-            for s in config["seeds"]]
-    names = {run: f"{run[0]}__{run[1]}__seed{run[2]}__"
-                  f"{run_key(config, run, data_id, train.x.device.type)}" for run in grid}
+    grid = [
+        (m, o, s) for m in config["models"] for o in config["optimizers"] for s in config["seeds"]
+    ]
+    names = {
+        run: f"{run[0]}__{run[1]}__seed{run[2]}__"
+        f"{run_key(config, run, data_id, train.x.device.type)}"
+        for run in grid
+    }
     checkpoints = runs_dir.parent / "checkpoints"
     if world.main:
         checkpoints.mkdir(parents=True, exist_ok=True)
         for stale in set(checkpoints.iterdir()) - {checkpoints / f"{n}.pt" for n in names.values()}:
             stale.unlink()
     world.barrier()
-    jobs = {f"{name}.csv": partial(train_run, *run, config, train, test,
-                                   checkpoints / f"{name}.pt") for run, name in names.items()}
+    jobs = {
+        f"{name}.csv": partial(train_run, *run, config, train, test, checkpoints / f"{name}.pt")
+        for run, name in names.items()
+    }
     frames = []
     with tqdm(total=len(jobs), desc="runs", unit="run", disable=not world.main) as bar:
         for name, frame, kept in stored_runs(runs_dir, jobs, writer=world.main):
             if world.main:  # the run's file is written: its checkpoint is done with
                 (checkpoints / name.replace(".csv", ".pt")).unlink(missing_ok=True)
             last = frame.iloc[-1]
-            bar.write(f"{last.model:4s} {last.optimizer:17s} seed {last.seed:3d}: "
-                      f"test acc {last.test_accuracy:.4f}, train loss {last.train_loss:.4f}, "
-                      f"{last.closure_evals} evals, {last.wall_time:.1f} s, final phase "
-                      f"{last.phase}{' (kept from an earlier run)' if kept else ''}")
+            bar.write(
+                f"{last.model:4s} {last.optimizer:17s} seed {last.seed:3d}: "
+                f"test acc {last.test_accuracy:.4f}, train loss {last.train_loss:.4f}, "
+                f"{last.closure_evals} evals, {last.wall_time:.1f} s, final phase "
+                f"{last.phase}{' (kept from an earlier run)' if kept else ''}"
+            )
             bar.update()
             frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
-def run_experiment(experiment: str, params_file: str | Path, prepared_dir: str | Path,
-                   runs_dir: Path) -> pd.DataFrame:
+def run_experiment(
+    experiment: str, params_file: str | Path, prepared_dir: str | Path, runs_dir: Path
+) -> pd.DataFrame:
     """The whole grid of ``experiment`` at the params file's scale. With ``processes``
     > 1 and not yet under torchrun, it first runs the grid in that many processes
     (``torchrun``, this module's command line), then reads their runs back."""
     config = experiment_config(params_file, experiment)
     if config["processes"] > 1 and not dist.is_initialized():
-        launch(config["processes"], "fuse_repro.train",
-               ["--experiment", experiment, "--params-file", str(params_file),
-                "--prepared-dir", str(prepared_dir), "--runs-dir", str(runs_dir)])
+        launch(
+            config["processes"],
+            "fuse_repro.train",
+            [
+                "--experiment",
+                experiment,
+                "--params-file",
+                str(params_file),
+                "--prepared-dir",
+                str(prepared_dir),
+                "--runs-dir",
+                str(runs_dir),
+            ],
+        )
     device = resolve_device(config["device"])
     train, test = load_splits(experiment, config, prepared_dir, device)
     world = World.current()
     if world.main:
-        print(f"{experiment} on {device} ({world.size} process(es)): {len(train.y)} training "
-              f"and {len(test.y)} test images")
+        print(
+            f"{experiment} on {device} ({world.size} process(es)): {len(train.y)} training "
+            f"and {len(test.y)} test images"
+        )
     return run_grid(config, train, test, runs_dir, fingerprint(prepared_dir, experiment))
 
 
@@ -323,12 +419,18 @@ def main(argv: list[str] | None = None) -> None:
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if dist.get_world_size() != config["processes"]:
         dist.destroy_process_group()
-        raise SystemExit(f"{args.experiment}: torchrun started {dist.get_world_size()} "
-                         f"processes but params.yaml asks for processes: "
-                         f"{config['processes']}; make them equal")
+        raise SystemExit(
+            f"{args.experiment}: torchrun started {dist.get_world_size()} "
+            f"processes but params.yaml asks for processes: "
+            f"{config['processes']}; make them equal"
+        )
     try:
-        run_experiment(args.experiment, args.params_file, args.prepared_dir,
-                       args.runs_dir or Path("results") / args.experiment / "runs")
+        run_experiment(
+            args.experiment,
+            args.params_file,
+            args.prepared_dir,
+            args.runs_dir or Path("results") / args.experiment / "runs",
+        )
     finally:
         dist.destroy_process_group()
 
