@@ -53,6 +53,13 @@ Models (random inputs and labels from a fixed seed, cross-entropy over 10 classe
      used the same number of evaluations, which the table states;
    * optimizer overhead per iteration = time per iteration - evaluations x closure time,
      the optimizer's own cost (context, no target).
+
+3. L-BFGS overhead at n = 10^2, 10^4 and 10^6 parameters (``--sizes``; target: ratio
+   <= 0.5). The same two optimizers and protocol as 2. on :class:`Separable`, a cheap
+   smooth objective in four parameter tensors, so that an iteration is mostly the
+   optimizer's own work. Also counted, with the torch profiler on one iteration: the
+   operators each optimizer calls outside the closure (top-level ``aten::`` ops; on a GPU
+   each is a kernel launch or a view), and FUSE's for its direction alone.
 """
 
 from __future__ import annotations

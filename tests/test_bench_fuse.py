@@ -25,7 +25,8 @@ def test_bench_fuse_main_runs_and_writes_json(tmp_path, capsys):
     threads = torch.get_num_threads()
     try:  # one thread: quick even on a busy CI machine; restored for the other tests
         results = load_bench().main(
-            ["--repeats", "2", "--lbfgs-repeats", "1", "--threads", "1", "--out", str(out)]
+            ["--repeats", "2", "--lbfgs-repeats", "1", "--threads", "1", "--sizes", "100"]
+            + ["--out", str(out)]
         )
     finally:
         torch.set_num_threads(threads)
@@ -45,6 +46,11 @@ def test_bench_fuse_main_runs_and_writes_json(tmp_path, capsys):
             assert math.isfinite(row["ratio"]) and row["ratio"] > 0
         assert (model, "L-BFGS overhead / iteration") in rows  # a noisy estimate
         assert rows[(model, "L-BFGS closure evals / iteration")]["fuse"] >= 1
+    overhead = rows[("n=100", "L-BFGS overhead / iteration")]
+    assert overhead["target"] == 0.5 and overhead["verdict"] in ("pass", "MISS")
+    kernels = rows[("n=100", "L-BFGS kernels / iteration")]
+    assert kernels["fuse"] > 0 and kernels["torch"] > 0  # counted, not timed
+    assert "direction alone" in kernels["note"]
 
 
 def test_gpu_sync_check_says_when_there_is_no_gpu(capsys):
