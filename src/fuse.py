@@ -376,6 +376,7 @@ class FUSE(Optimizer):
             "line_search_failures": 0,
             "failed_searches_in_a_row": 0,
             "nonfinite_recoveries": 0,
+            "indefinite_resets": 0,
             # rule bookkeeping
             "grad_norm_sum": None,  # device tensor, sum of per-step gradient norms
             "grad_norm_steps": 0,
@@ -477,7 +478,9 @@ class FUSE(Optimizer):
         with a non-finite loss or slope (the search went on); ``line_search_failures``:
         searches that found no point with sufficient decrease (the step was undone and
         the history cleared); ``nonfinite_recoveries``: steps whose starting point was
-        not finite (undone, history cleared)."""
+        not finite (undone, history cleared); ``indefinite_resets``: steps whose direction
+        was not a descent direction although the gradient was not zero (the history had
+        lost positive definiteness by rounding; cleared)."""
         keys = (
             "phase",
             "step",
@@ -493,6 +496,7 @@ class FUSE(Optimizer):
             "nonfinite_trials",
             "line_search_failures",
             "nonfinite_recoveries",
+            "indefinite_resets",
         )
         return {k: (self.phase if k == "phase" else self._fuse[k]) for k in keys}
 
@@ -722,6 +726,13 @@ class FUSE(Optimizer):
                 t, d = 0.0, None
                 break
             if g_max <= self._tolerance_grad:
+                t, d = 0.0, None
+                break
+            if gtd >= 0.0 and fuse["history_len"] > 0:
+                # H lost positive definiteness (a pair's device s'y rounded to <= 0, though
+                # its host test passed): drop the history; the next step starts afresh.
+                self._clear_history()
+                fuse["indefinite_resets"] += 1
                 t, d = 0.0, None
                 break
             if gtd > -self._tolerance_change:  # no descent left along d (as torch)

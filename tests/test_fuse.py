@@ -804,3 +804,22 @@ def test_a_nonfinite_monitored_loss_never_makes_the_loss_rule_switch():
     ]
     assert switched == [False] * 5 and opt.phase == "adam"
     assert opt.state_dict()["fuse"]["nonfinite_monitored_losses"] == 3
+
+
+def test_a_history_that_lost_positive_definiteness_is_dropped_not_a_stall():
+    """Flip the stored y of the newest pair, so that its device s'y is negative although
+    the host test passed (what rounding could do): the next direction is no descent
+    direction; FUSE drops the history instead of stalling, and goes on towards the minimum."""
+    x = torch.tensor(np.tile([-1.2, 1.0], 2), dtype=torch.float64, requires_grad=True)
+    opt = FUSE([x], theta=0.0, full_batch=True, history_size=1)
+    closure = objective_closure(opt, x, rosenbrock)
+    for _ in range(5):
+        opt.step(closure)
+    state = opt.state_dict()
+    assert state["fuse"]["pending_pair"] and state["fuse"]["history_len"] == 1
+    state["fuse"]["W"][1] *= -1.0  # the only pair's y (history_size=1: rows s, y)
+    opt.load_state_dict(state)
+    for _ in range(300):
+        opt.step(closure)
+    assert opt.counters["indefinite_resets"] >= 1
+    assert rosenbrock(x.detach()).item() < 1e-8  # from f = 4.3 at the reset
