@@ -24,7 +24,7 @@ $(VENV)/.installed: requirements.txt requirements-lock.txt pyproject.toml
 	touch $@
 
 data: env
-	$(BIN)/python -m fuse_repro.data fetch --data-dir data $(if $(MIRROR),--mirror $(MIRROR))
+	$(BIN)/python -m fuse_repro.core.data fetch --data-dir data $(if $(MIRROR),--mirror $(MIRROR))
 
 reproduce: data
 	$(BIN)/python -m fuse_repro.params params.yaml

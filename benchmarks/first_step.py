@@ -8,7 +8,7 @@ trial step is ``lbfgs_lr * s``. FUSE scales it by ``s = min(1, 1/||d||_2)``
 quick-scale image runs of ``params.yaml`` with both rules (``l2``: FUSE as it is;
 ``l1``: a subclass overriding that one method) and, for reference, with
 ``torch.optim.LBFGS`` and Adam. Runs go through the pipeline's own
-:func:`fuse_repro.train.train_run`, with :data:`fuse_repro.optimizers.FUSE` replaced by
+:func:`fuse_repro.image.runs.train_run`, with :data:`fuse_repro.core.optimizers.FUSE` replaced by
 the subclass, so they are the pipeline's runs except for the rule (the ``l2`` runs are
 the pipeline's runs exactly).
 
@@ -41,7 +41,7 @@ std, min and max over seeds), ``first_step.png`` (seed mean with a min-max band)
 ``summary.md`` (the tables). ``--plot-only`` redraws them from ``epochs.csv`` and
 ``first_iteration.csv``.
 
-Usage (from the repository root, data prepared by ``python -m fuse_repro.data``)::
+Usage (from the repository root, data prepared by ``python -m fuse_repro.core.data``)::
 
     python benchmarks/first_step.py --out benchmarks/results/first_step [--seeds 0 1 2]
         [--experiments fmnist_cnn fmnist_mlp cifar_gradient cifar_epoch] [--threads 2]
@@ -64,10 +64,10 @@ import pandas as pd
 import torch
 from torch import Tensor, nn
 
-import fuse_repro.optimizers
-import fuse_repro.train
+import fuse_repro.core.optimizers
+import fuse_repro.image.runs
 from fuse import FUSE
-from fuse_repro.params import experiment_config
+from fuse_repro.params import load, resolve
 
 # name: (params.yaml experiment, model, FUSE-PV optimizer of the pipeline)
 EXPERIMENTS = {
@@ -159,7 +159,9 @@ def has_batch_norm(model: nn.Module) -> bool:
 
 
 @torch.no_grad()
-def recalibrated(model: nn.Module, train: fuse_repro.train.Split, batch_size: int) -> nn.Module:
+def recalibrated(
+    model: nn.Module, train: fuse_repro.image.runs.Split, batch_size: int
+) -> nn.Module:
     """A copy of ``model`` whose batch-norm statistics are the average over the training
     set at its current parameters (train-mode passes in ``batch_size`` batches)."""
     model = copy.deepcopy(model)
@@ -175,15 +177,15 @@ def recalibrated(model: nn.Module, train: fuse_repro.train.Split, batch_size: in
 
 @contextmanager
 def instrumented(
-    rule: str | None, train: fuse_repro.train.Split, batch_size: int
+    rule: str | None, train: fuse_repro.image.runs.Split, batch_size: int
 ) -> Iterator[dict[str, Any]]:
     """Patch the pipeline for one run: FUSE -> the recording subclass of ``rule``;
     capture the model; after each of the pipeline's evaluations, also evaluate a
     batch-norm-recalibrated copy. Yields the run's record."""
     record: dict[str, Any] = {"bn": [], "optimizer": None}
-    evaluate = fuse_repro.train.evaluate
-    build_model = fuse_repro.train.build_model
-    build_optimizer = fuse_repro.train.build_optimizer
+    evaluate = fuse_repro.image.runs.evaluate
+    build_model = fuse_repro.image.runs.build_model
+    build_optimizer = fuse_repro.image.runs.build_optimizer
 
     def full_train_losses() -> dict[str, float]:
         model = record["model"]
@@ -218,10 +220,10 @@ def instrumented(
 
     subclass = TorchRuleFUSE if rule == "l1" else RecordingFUSE
     with (
-        mock.patch.object(fuse_repro.optimizers, "FUSE", subclass),
-        mock.patch.object(fuse_repro.train, "build_model", patched_build_model),
-        mock.patch.object(fuse_repro.train, "build_optimizer", patched_build_optimizer),
-        mock.patch.object(fuse_repro.train, "evaluate", patched_evaluate),
+        mock.patch.object(fuse_repro.core.optimizers, "FUSE", subclass),
+        mock.patch.object(fuse_repro.image.runs, "build_model", patched_build_model),
+        mock.patch.object(fuse_repro.image.runs, "build_optimizer", patched_build_optimizer),
+        mock.patch.object(fuse_repro.image.runs, "evaluate", patched_evaluate),
     ):
         yield record
 
@@ -237,7 +239,7 @@ def run_one(
     rule = variant if variant in RULES else None
     with instrumented(rule, train, config["batch_size"]) as record:
         started = time.perf_counter()
-        log = fuse_repro.train.train_run(model, optimizer, seed, config, train, test)
+        log = fuse_repro.image.runs.train_run(model, optimizer, seed, config, train, test)
         seconds = time.perf_counter() - started
     bn = pd.DataFrame(record["bn"], columns=["loss", "accuracy"])
     log["train_loss_bn"] = bn["loss"].iloc[0::2].to_numpy()  # train split, then test
@@ -447,12 +449,13 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     started = time.perf_counter()
     logs, firsts, configs, splits, done = [], [], {}, {}, {}
+    params = load(args.params_file)
     for experiment in args.experiments:
         data, model, _ = EXPERIMENTS[experiment]
         if data not in configs:
-            configs[data] = experiment_config(args.params_file, data)
-            device = fuse_repro.train.resolve_device(configs[data]["device"])
-            splits[data] = fuse_repro.train.load_splits(
+            configs[data] = resolve(params, data)
+            device = fuse_repro.image.runs.resolve_device(configs[data]["device"])
+            splits[data] = fuse_repro.image.runs.load_splits(
                 data, configs[data], args.prepared_dir, device
             )
         for variant in args.variants:

@@ -19,8 +19,8 @@ import torch
 import torchvision.datasets.utils
 from torchvision.io import encode_jpeg
 
-from fuse_repro import data
-from fuse_repro.data import DataError
+from fuse_repro.core import data
+from fuse_repro.core.data import DataError
 
 ROOT = Path(__file__).resolve().parents[1]
 MIRROR = Path(os.environ.get("FUSE_DATA_MIRROR", ROOT.parent / "shared" / "datasets"))
@@ -248,7 +248,7 @@ def test_prepare_cifar10_official_archive(tmp_path, monkeypatch):
 
 
 def test_prepare_and_load_say_what_to_run_when_inputs_are_missing(tmp_path):
-    with pytest.raises(DataError, match="fuse_repro.data fetch"):
+    with pytest.raises(DataError, match="fuse_repro.core.data fetch"):
         data.prepare(tmp_path / "data", tmp_path / "prepared", datasets=["cifar10"])
     with pytest.raises(DataError, match="dvc repro prepare"):
         data.load_prepared(tmp_path / "prepared", "fashion_mnist")
@@ -267,7 +267,7 @@ def test_cli_reports_errors_without_a_traceback(tmp_path, capsys):
         [
             sys.executable,
             "-m",
-            "fuse_repro.data",
+            "fuse_repro.core.data",
             "prepare",
             "--data-dir",
             str(tmp_path / "data"),

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from fuse_repro import functions
-from fuse_repro.functions import NAMES, NoisyObjective, get, random_starts, success
+from fuse_repro.toy import functions
+from fuse_repro.toy.functions import NAMES, NoisyObjective, get, random_starts, success
 
 ND_NAMES = ("rosenbrock", "extended_rosenbrock", "rastrigin", "ackley", "styblinski_tang")
 CASES = [(name, None) for name in NAMES] + [

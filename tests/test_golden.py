@@ -4,7 +4,7 @@ committed in tests/golden/ (wall times aside), for both image experiments and th
 They pin every number that training computes, so that a refactor that changes none keeps
 every stored run valid, and a change that does change numbers cannot pass unnoticed: the
 test fails until the golden logs are regenerated together with a bump of
-``fuse_repro.runstore.NUMERICS_VERSION`` (which marks every stored run stale)::
+``fuse_repro.core.runstore.NUMERICS_VERSION`` (which marks every stored run stale)::
 
     FUSE_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
 
@@ -22,11 +22,11 @@ import pandas as pd
 import pytest
 import torch
 
-from fuse_repro import toy
-from fuse_repro.params import OPTIMIZERS
-from fuse_repro.runstore import NUMERICS_VERSION
-from fuse_repro.toy_grid import Variant
-from fuse_repro.train import Split, train_run
+from fuse_repro.core.optimizers import names
+from fuse_repro.core.runstore import NUMERICS_VERSION
+from fuse_repro.image.runs import Split, train_run
+from fuse_repro.toy import runs as toy
+from fuse_repro.toy.grid import Variant
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 MANIFEST = GOLDEN / "manifest.json"
@@ -118,7 +118,7 @@ def image_log(experiment: str) -> pd.DataFrame:
     frames = [
         train_run(model, optimizer, 0, IMAGE_CONFIG, train, test)
         for model in models
-        for optimizer in OPTIMIZERS
+        for optimizer in names("image")
     ]
     return pd.concat(frames, ignore_index=True).drop(columns=UNTIMED)
 
@@ -127,7 +127,7 @@ def toy_log() -> pd.DataFrame:
     """Every toy variant on Rosenbrock 2-D, noise-free and noisy."""
     spec = {"name": "rosenbrock", "dim": 2}
     frames = [
-        toy.cell_table(spec, variant, noise, TOY_CONFIG)
+        toy.cell_runs(spec, variant, noise, TOY_CONFIG)
         for variant in TOY_VARIANTS
         for noise in (0.0, 1.0)
         if variant.optimizer != "scipy" or noise == 0.0

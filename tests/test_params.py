@@ -21,7 +21,7 @@ def committed():
 def test_committed_params_are_valid_and_quick(committed):
     P.validate(committed)
     assert committed["scale"] == "quick"
-    config = P.experiment_config(PARAMS, "fashion_mnist")
+    config = P.resolve(P.load(PARAMS), "fashion_mnist")
     assert (
         config["scale"] == "quick"
         and config["seeds"] == committed["fashion_mnist"]["quick"]["seeds"]
@@ -30,7 +30,7 @@ def test_committed_params_are_valid_and_quick(committed):
 
 def test_toy_blocks_follow_the_official_fuse_pv_defaults(committed):
     for scale in ("quick", "paper"):
-        toy = committed["toy"][scale]
+        toy = P.resolve(committed, "toy", scale)
         assert toy["fuse_pv"]["switch_epoch"] == 5 and toy["fuse_pv"]["grad_threshold"] == 0.5
         assert toy["fuse_pv"]["warmup_epochs"] == 3
         assert toy["fuse_pv"]["lr"] == toy["adam"]["lr"]  # FUSE-PV's Adam phase is the Adam run
@@ -39,7 +39,7 @@ def test_toy_blocks_follow_the_official_fuse_pv_defaults(committed):
 
 
 def test_paper_block_is_the_paper_configuration(committed):
-    paper = committed["fashion_mnist"]["paper"]
+    paper = P.resolve(committed, "fashion_mnist", "paper")
     assert paper["seeds"] == [0, 1, 2, 42]
     assert paper["batch_size"] == 512 and paper["epochs"] == 100
     assert paper["train_size"] is None and paper["test_size"] is None
@@ -70,14 +70,23 @@ def mutate(params, path, value):
         ("fashion_mnist.paper.seeds", [], "fashion_mnist.paper.seeds: expected a non-empty list"),
         ("fashion_mnist.paper.seeds", [0, 0], "fashion_mnist.paper.seeds: has repeated"),
         ("fashion_mnist.quick.optimizers", ["adam", "adamw"], "fashion_mnist.quick.optimizers[1]"),
-        ("fashion_mnist.quick.adam.lr", -1e-3, "fashion_mnist.quick.adam.lr: must be > 0"),
-        ("fashion_mnist.quick.adam.lr", "1e-3", "fashion_mnist.quick.adam.lr: expected a number"),
+        ("fashion_mnist.common.adam.lr", -1e-3, "fashion_mnist.common.adam.lr: must be > 0"),
+        ("fashion_mnist.common.adam.lr", "1e-3", "fashion_mnist.common.adam.lr: expected a number"),
+        ("fashion_mnist.common.adam.lr", "1e-3", "write 1.0e-3"),
+        ("fashion_mnist.common.adam.lr", float("nan"), "adam.lr: must be a finite number"),
+        ("fashion_mnist.quick.fuse_pv.min_delta", float("inf"), "must be a finite number"),
+        ("fashion_mnist.common.batch_size", 0, "fashion_mnist.common.batch_size: must be >= 1"),
         ("fashion_mnist.quick.fuse_pv.patience", True, "fuse_pv.patience: expected an integer"),
         ("fashion_mnist.quick.fuse_pv.min_delta", 2.0, "fuse_pv.min_delta: must be <= 1.0"),
         ("fashion_mnist.quick.train_size", 70000, "fashion_mnist.quick.train_size: must be <="),
         ("fashion_mnist.quick.device", "tpu", "fashion_mnist.quick.device: must be one of"),
         ("fashion_mnist.quick.fuse_pv.typo", 1, "fashion_mnist.quick.fuse_pv.typo: unknown key"),
-        ("fashion_mnist.quick.lbfgs", KeyError, "fashion_mnist.quick.lbfgs: missing key"),
+        (
+            "fashion_mnist.common.lbfgs",
+            KeyError,
+            "fashion_mnist.quick.lbfgs: missing key (in neither",
+        ),
+        ("fashion_mnist.common.normalize", [0.5], "fashion_mnist.common.normalize: expected"),
         (
             "fashion_mnist.quick.adam_sgd.switch_epoch",
             99,

@@ -44,7 +44,7 @@ def ci_scale(params: dict) -> dict:
         steps_per_epoch=5,
     )
     toy["fuse"]["thetas"] = [0.5]
-    toy["fuse_pv"].update(switch_epoch=2, warmup_epochs=1)
+    toy["fuse_pv"] = {"switch_epoch": 2, "warmup_epochs": 1}
     toy["ablation"].update(
         noise_scales=[0.0, 1.0],
         sweeps={
@@ -58,17 +58,12 @@ def ci_scale(params: dict) -> dict:
     return params
 
 
-def declared_outputs(dvc_yaml: dict) -> list[str]:
-    paths = []
-    for stage in dvc_yaml["stages"].values():
-        for entry in stage.get("outs", []) + stage.get("metrics", []):
-            paths.append(entry if isinstance(entry, str) else next(iter(entry)))
+def declared_outputs(dvc_yaml: dict, dvc_lock: dict) -> list[str]:
+    """Every output of every stage (templated stages as DVC resolved them in dvc.lock)
+    and every plot's file or folder."""
+    paths = [out["path"] for stage in dvc_lock["stages"].values() for out in stage["outs"]]
     for plot in dvc_yaml.get("plots", []):
-        if isinstance(plot, str):
-            paths.append(plot)
-        else:
-            (definition,) = plot.values()
-            paths.extend(definition["y"])
+        paths.append(plot if isinstance(plot, str) else next(iter(plot)))
     return paths
 
 
@@ -109,7 +104,7 @@ def test_dvc_repro_builds_everything_and_a_second_run_is_a_no_op(repo):
         [
             sys.executable,
             "-m",
-            "fuse_repro.data",
+            "fuse_repro.core.data",
             "fetch",
             "--data-dir",
             "data",
@@ -121,7 +116,12 @@ def test_dvc_repro_builds_everything_and_a_second_run_is_a_no_op(repo):
         env,
     )
     run(["dvc", "repro"], path, env)
-    for output in declared_outputs(yaml.safe_load((path / "dvc.yaml").read_text())):
+    declared = declared_outputs(
+        yaml.safe_load((path / "dvc.yaml").read_text()),
+        yaml.safe_load((path / "dvc.lock").read_text()),
+    )
+    assert len(declared) > 10
+    for output in declared:
         assert (path / output).exists(), output
     report = (path / "reports" / "report.html").read_text()
     assert "FashionMNIST" in report and "data:image/png;base64," in report
@@ -141,10 +141,14 @@ def test_changing_one_experiment_parameter_reruns_that_stage_and_the_report(repo
     if not (path / "dvc.lock").exists():
         pytest.skip("needs the pipeline built by the previous test")
     params = yaml.safe_load((path / "params.yaml").read_text())
-    params["fashion_mnist"]["quick"]["adam"]["lr"] = 2e-3
+    params["fashion_mnist"]["paper"]["epochs"] = 60  # the other scale: nothing depends on it
+    params["toy"]["paper"]["starts"] = 3
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
+    assert "Running stage" not in run(["dvc", "repro", "image", "toy"], path, env)
+    params["fashion_mnist"]["quick"]["adam"] = {"lr": 2e-3}
     (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
     rerun = run(["dvc", "repro"], path, env)
-    assert "Running stage 'fashion_mnist'" in rerun
+    assert "Running stage 'image@fashion_mnist'" in rerun
     assert "Running stage 'report'" in rerun
     assert "Running stage 'prepare'" not in rerun
-    assert "Running stage 'toy'" not in rerun and "Running stage 'cifar10'" not in rerun
+    assert "Running stage 'toy'" not in rerun and "Running stage 'image@cifar10'" not in rerun

@@ -11,11 +11,15 @@ import pytest
 import scipy.optimize
 import torch
 
-from fuse_repro import toy, toy_grid, toy_plots, toy_report, toy_results
-from fuse_repro.functions import NoisyObjective, get, random_starts
-from fuse_repro.params import experiment_config
+from fuse_repro.params import load, resolve
 from fuse_repro.report import write_report
-from fuse_repro.toy_grid import Variant
+from fuse_repro.toy import grid as toy_grid
+from fuse_repro.toy import plots as toy_plots
+from fuse_repro.toy import report as toy_report
+from fuse_repro.toy import runs as toy
+from fuse_repro.toy import summary as toy_results
+from fuse_repro.toy.functions import NoisyObjective, get, random_starts
+from fuse_repro.toy.grid import Variant
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture
 def config():
     """The quick block of params.yaml, shrunk: two functions, two starts, 120 evaluations."""
-    config = experiment_config(ROOT / "params.yaml", "toy")
+    config = resolve(load(ROOT / "params.yaml"), "toy")
     config.update(
         functions=[{"name": "rosenbrock", "dim": 2}, {"name": "rastrigin", "dim": 2}],
         starts=2,
@@ -60,7 +64,8 @@ def test_variant_key_and_settings_override_their_block(config):
     assert changed["fuse_pv"]["switch_epoch"] == 2
     assert changed["fuse_pv"]["lr"] == config["fuse_pv"]["lr"]
     assert config["fuse_pv"]["switch_epoch"] == 4  # the base config is untouched
-    assert Variant("fuse", {"theta": 0.25}).config(config)["fuse"]["theta"] == 0.25
+    fuse = Variant("fuse", {"theta": 0.25})
+    assert fuse.arguments == {"theta": 0.25} and fuse.config(config) == config
 
 
 def test_grid_runs_scipy_noise_free_only_and_expands_theta_and_sweeps(config):
@@ -155,9 +160,15 @@ def test_scipy_run_logs_scipys_iterates_and_evaluations(config, rosenbrock):
 
 # ------------------------------------------------------------------ summaries
 def _log(rows, variant="fuse_pv_epoch", start=0):
-    """A hand-made run: (evals, gap, distance, phase) per step."""
+    """A hand-made run: (evals, gap, distance, phase) per step; FUSE-PV's ``switch_step``
+    counter as the optimizer logs it (the step after which the phase changed, from the
+    first row in the new phase on)."""
     frame = pd.DataFrame(rows, columns=["evals", "gap", "distance", "phase"])
+    changed = (frame["phase"] != frame["phase"].iloc[0]).to_numpy()
+    first = int(changed.argmax()) if changed.any() else None
+    switch_step = [np.nan if first is None or i < first else first - 1 for i in range(len(frame))]
     return frame.assign(
+        switch_step=switch_step,
         function="f",
         variant=variant,
         noise=0.0,
@@ -207,27 +218,27 @@ def test_median_to_target_counts_unreached_runs_as_never(config):
         for i, e in enumerate((3, 5))
     ]
     rows += [_log([(0, 1.0, 1.0, "adam"), (50, 1.0, 1.0, "adam")], "adam", start=i) for i in (2, 3)]
-    cells = toy_results.cell_table(toy_results.run_summary(pd.concat(rows), config))
+    cells = toy_results.cell_summary(toy_results.run_summary(pd.concat(rows), config))
     assert cells["reached_target"].iloc[0] == 0.5
     assert math.isnan(cells["median_evals_to_target"].iloc[0])  # 2 of 4: the median is never
     rows.append(_log([(0, 1.0, 1.0, "adam"), (9, 0.0, 0.0, "adam")], "adam", start=4))
-    cells = toy_results.cell_table(toy_results.run_summary(pd.concat(rows), config))
+    cells = toy_results.cell_summary(toy_results.run_summary(pd.concat(rows), config))
     assert cells["median_evals_to_target"].iloc[0] == 9  # 3, 5, 9, never, never
 
 
-def test_gap_curves_are_step_functions_of_evaluations():
+def test_gap_quantiles_are_step_functions_of_evaluations():
     log = pd.concat(
         [
             _log([(0, 8.0, 1, "adam"), (4, 2.0, 1, "adam"), (8, 1.0, 1, "adam")]),
             _log([(0, 4.0, 1, "adam"), (2, np.nan, 1, "adam")], start=1),
         ]
     )
-    curves = toy_results.gap_curves(log, budget=8, points=9).set_index("evals")
+    curves = toy_results.gap_quantiles(log, budget=8, points=9).set_index("evals")
     assert curves["q25"].tolist()[:2] == [4.0, 4.0]  # the lower of 4 and 8
     assert curves["median"].tolist()[:2] == [6.0, 6.0]
     assert curves.loc[4, "median"] == math.inf  # 2.0 and a run that left the finite numbers
     assert curves.loc[4, "q25"] == 2.0 and curves.loc[4, "q75"] == math.inf  # never NaN
-    single = toy_results.gap_curves(log[log["start"] == 0], budget=8, points=9)
+    single = toy_results.gap_quantiles(log[log["start"] == 0], budget=8, points=9)
     assert single["median"].tolist() == [8.0] * 4 + [2.0] * 4 + [1.0]
 
 
@@ -287,7 +298,7 @@ def test_stage_code_end_to_end_and_resume(config, tmp_path, monkeypatch):
     log = toy.run_cells(config, runs)
     assert set(log.columns) == set(toy.LOG_COLUMNS)
     assert len(list(runs.iterdir())) == len({c.file_name(config) for c in toy.grid(config)})
-    tables = toy_results.write_outputs(log, config, tmp_path / "out", tmp_path / "metrics.json")
+    tables = toy_results.write_summaries(log, config, tmp_path / "out", tmp_path / "metrics.json")
     metrics = (tmp_path / "metrics.json").read_text()
     assert '"rosenbrock_2d"' in metrics and '"noise=1"' in metrics
     comparison = tables["comparison"]
@@ -302,7 +313,7 @@ def test_stage_code_end_to_end_and_resume(config, tmp_path, monkeypatch):
         toy_plots.contour_paths(
             log, two_d, ["adam", "fuse_pv_epoch", "scipy"], 0.0, 0, tmp_path / "fig" / "paths.png"
         ),
-        toy_plots.gap_curves(tables["curves"], 1.0, tmp_path / "fig" / "gap.png"),
+        toy_plots.plot_gap_curves(tables["curves"], 1.0, tmp_path / "fig" / "gap.png"),
         toy_plots.ablation_heatmaps(
             tables["ablation"], "rosenbrock_2d", tmp_path / "fig" / "ablation.png"
         ),
@@ -324,7 +335,7 @@ def test_stage_code_end_to_end_and_resume(config, tmp_path, monkeypatch):
     def no_runs(*args, **kwargs):
         raise AssertionError("a finished cell was run again")
 
-    monkeypatch.setattr(toy, "cell_table", no_runs)
+    monkeypatch.setattr(toy, "cell_runs", no_runs)
     again = toy.run_cells(config, runs)
     pd.testing.assert_frame_equal(again, log)
 

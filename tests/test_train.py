@@ -8,18 +8,19 @@ import pytest
 import torch
 
 from fuse_repro import report
-from fuse_repro import train as train_module
-from fuse_repro.params import OPTIMIZERS, experiment_config
-from fuse_repro.plots import learning_curves
-from fuse_repro.results import epoch_times, phase_speed, summary_table, write_outputs
-from fuse_repro.train import LOG_COLUMNS, Split, run_grid, train_run
+from fuse_repro.core.optimizers import names
+from fuse_repro.image import runs as train_module
+from fuse_repro.image.plots import learning_curves
+from fuse_repro.image.runs import LOG_COLUMNS, Split, run_grid, train_run
+from fuse_repro.image.summary import epoch_times, phase_speed, summary_table, write_summaries
+from fuse_repro.params import load, resolve
 
 PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
 
 
 @pytest.fixture(scope="module")
 def config():
-    config = experiment_config(PARAMS, "fashion_mnist")
+    config = resolve(load(PARAMS), "fashion_mnist")
     config.update(epochs=3, batch_size=64, seeds=[0, 1], models=["mlp"])
     config["adam_sgd"]["switch_epoch"] = 2
     config["fuse_pv"].update(switch_epoch=1, warmup_epochs=1)
@@ -45,8 +46,8 @@ def log(config, splits, tmp_path_factory):
 def test_every_run_logs_every_epoch(log, config):
     frame, runs = log
     assert list(frame.columns) == LOG_COLUMNS
-    assert len(frame) == len(OPTIMIZERS) * 2 * (config["epochs"] + 1)
-    assert len(list(runs.glob("*.csv"))) == len(OPTIMIZERS) * 2
+    assert len(frame) == len(names("image")) * 2 * (config["epochs"] + 1)
+    assert len(list(runs.glob("*.csv"))) == len(names("image")) * 2
     assert not list(runs.glob("*.tmp"))
     assert frame[["train_loss", "test_loss", "test_accuracy"]].notna().all().all()
 
@@ -78,7 +79,7 @@ def test_training_learns(log):
 
 def test_outputs_figures_and_report(log, config, tmp_path):
     frame = log[0]
-    table = write_outputs(
+    table = write_summaries(
         frame,
         tmp_path / "out",
         tmp_path / "metrics.json",
@@ -86,7 +87,7 @@ def test_outputs_figures_and_report(log, config, tmp_path):
         parameters={"mlp": 52650},
     )
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert set(metrics["mlp"]) == set(OPTIMIZERS)
+    assert set(metrics["mlp"]) == set(names("image"))
     assert metrics["mlp"]["adam"]["test_accuracy"] == pytest.approx(
         table.set_index("optimizer").loc["adam", "test_accuracy_mean"], abs=1e-6
     )
@@ -158,7 +159,7 @@ def test_rerun_keeps_finished_runs_and_drops_stale_ones(log, config, splits, mon
     monkeypatch.setattr(train_module, "train_run", no_training)
     again = run_grid(config, *splits, runs, data_id="toy")
     pd.testing.assert_frame_equal(again, frame, check_dtype=False)
-    assert len(list(runs.iterdir())) == len(OPTIMIZERS) * 2
+    assert len(list(runs.iterdir())) == len(names("image")) * 2
 
     trained = []
     monkeypatch.setattr(
@@ -169,10 +170,10 @@ def test_rerun_keeps_finished_runs_and_drops_stale_ones(log, config, splits, mon
         ),
     )
     run_grid(config, *splits, runs, data_id="other data")  # same grid, other data
-    assert len(trained) == len(OPTIMIZERS) * 2
+    assert len(trained) == len(names("image")) * 2
     run_grid(dict(config, seeds=[0]), *splits, runs, data_id="other data")  # a smaller grid
-    assert len(trained) == len(OPTIMIZERS) * 2  # nothing retrained
-    assert len(list(runs.iterdir())) == len(OPTIMIZERS)
+    assert len(trained) == len(names("image")) * 2  # nothing retrained
+    assert len(list(runs.iterdir())) == len(names("image"))
 
 
 def test_speed_notes_scale_this_runs_epochs_to_the_paper():

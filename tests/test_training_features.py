@@ -9,12 +9,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-import yaml
 
-from fuse_repro import train as train_module
-from fuse_repro.models import build_model, parameter_count
-from fuse_repro.params import experiment_config
-from fuse_repro.train import Split, run_experiment, train_run
+from fuse_repro.image import runs as train_module
+from fuse_repro.image.models import build_model, parameter_count
+from fuse_repro.image.runs import Split, run_experiment, train_run
+from fuse_repro.params import load, resolve
 
 ROOT = Path(__file__).resolve().parents[1]
 OPTIMIZERS = ["sgd", "adam", "lbfgs", "adam_sgd", "fuse_pv_epoch", "fuse_pv_loss"]
@@ -30,7 +29,7 @@ def images(n, channels, size, seed):
 
 @pytest.fixture(scope="module")
 def cifar_config():
-    config = experiment_config(ROOT / "params.yaml", "cifar10")
+    config = resolve(load(ROOT / "params.yaml"), "cifar10")
     config.update(epochs=3, batch_size=32, seeds=[0], train_size=None, test_size=None)
     config["adam_sgd"]["switch_epoch"] = 1
     config["fuse_pv"].update(switch_epoch=1, warmup_epochs=1, patience=1, min_delta=0.5)
@@ -152,8 +151,8 @@ def test_bf16_autocast_and_channels_last_train_with_float32_state(cifar_config, 
 
 # -------------------------------------------------------------------- torchrun
 def write_experiment(tmp_path, experiment, channels, size, model, processes):
-    """A prepared dir with random images and a params file whose ``experiment`` block
-    trains ``model`` on them in ``processes`` processes."""
+    """The settings of ``experiment`` (quick block, shrunk) that train ``model`` in
+    ``processes`` processes, and a prepared dir with random images for them."""
     prepared = tmp_path / "prepared"
     prepared.mkdir(exist_ok=True)
     x, y = images(192, channels, size, seed=1)
@@ -164,8 +163,7 @@ def write_experiment(tmp_path, experiment, channels, size, model, processes):
     (prepared / "manifest.json").write_text(
         json.dumps({experiment: {"source": "random", "files": {}}})
     )
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    block = params[experiment]["quick"]
+    block = resolve(load(ROOT / "params.yaml"), experiment)
     block.update(
         models=[model],
         optimizers=["adam", "lbfgs", "fuse_pv_epoch"],
@@ -179,9 +177,7 @@ def write_experiment(tmp_path, experiment, channels, size, model, processes):
     )
     block["adam_sgd"]["switch_epoch"] = 1
     block["fuse_pv"].update(switch_epoch=1, warmup_epochs=1)
-    path = tmp_path / f"params_{processes}.yaml"
-    path.write_text(yaml.safe_dump(params, sort_keys=False, allow_unicode=True))
-    return path, prepared
+    return block, prepared
 
 
 @pytest.mark.slow
@@ -200,12 +196,8 @@ def test_two_processes_under_torchrun_give_the_curves_of_one(
     order of floating-point sums; with it (per-process statistics on CPUs, synchronised
     on GPUs) the curves agree within noise."""
     runs = tmp_path / "runs"
-    one = run_experiment(
-        experiment, *write_experiment(tmp_path, experiment, channels, size, model, 1), runs
-    )
-    two = run_experiment(
-        experiment, *write_experiment(tmp_path, experiment, channels, size, model, 2), runs
-    )
+    one = run_experiment(*write_experiment(tmp_path, experiment, channels, size, model, 1), runs)
+    two = run_experiment(*write_experiment(tmp_path, experiment, channels, size, model, 2), runs)
     assert len(list(runs.iterdir())) == 3  # the 2-process runs replaced the 1-process ones
     counts = ["optimizer", "epoch", "step"] + (["closure_evals", "phase"] if exact else [])
     pd.testing.assert_frame_equal(two[counts], one[counts])

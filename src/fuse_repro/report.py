@@ -20,7 +20,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from fuse_repro.results import OPTIMIZER_LABELS
+from fuse_repro.core.optimizers import LABELS
 
 PACKAGES = ("torch", "torchvision", "numpy", "pandas", "seaborn", "papermill", "dvc")
 
@@ -145,7 +145,7 @@ def speed_notes(
     is the one the runs were trained on (the log's ``device`` column)."""
     ratios = [
         f"{row.model}: FUSE-PV (epoch) {row.phase} phase, seconds per epoch ÷ "
-        f"{OPTIMIZER_LABELS[row.reference]}'s: {row.per_epoch:.2f} (per closure "
+        f"{LABELS[row.reference]}'s: {row.per_epoch:.2f} (per closure "
         f"evaluation {row.per_eval:.2f}; {row.epochs} epochs)"
         for row in speed.itertuples()
     ]
@@ -232,7 +232,7 @@ def summary_for_display(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "model": table["model"],
-            "optimizer": table["optimizer"].map(lambda o: OPTIMIZER_LABELS.get(o, o)),
+            "optimizer": table["optimizer"].map(lambda o: LABELS.get(o, o)),
             "seeds": table["seeds"],
             "test accuracy": [
                 _pm(m, s, 4)
@@ -288,13 +288,13 @@ def claims(table: pd.DataFrame) -> list[str]:
                     else "disagrees"
                 )
                 lines.append(
-                    f"{model.upper()}: FUSE-PV (epoch) vs {OPTIMIZER_LABELS[baseline]}: "
+                    f"{model.upper()}: FUSE-PV (epoch) vs {LABELS[baseline]}: "
                     f"test accuracy {acc['fuse_pv_epoch']:.4f} vs {acc[baseline]:.4f} "
                     f"(gap {gap:+.4f}, std sum {noise:.4f}) at "
                     f"{evals['fuse_pv_epoch'] / evals[baseline]:.2f}× the closure "
                     f"evaluations and {wall['fuse_pv_epoch'] / wall[baseline]:.2f}× the "
                     f"wall time; this {verdict} with the claim that FUSE-PV outperforms "
-                    f"{OPTIMIZER_LABELS[baseline]}."
+                    f"{LABELS[baseline]}."
                 )
         switched = dict(zip(runs["optimizer"], runs["switch_epoch"]))
         never = [
@@ -304,7 +304,7 @@ def claims(table: pd.DataFrame) -> list[str]:
         ]
         for rule in never:
             lines.append(
-                f"{model.upper()}: {OPTIMIZER_LABELS[rule]} never switched in any "
+                f"{model.upper()}: {LABELS[rule]} never switched in any "
                 "seed, so its runs are Adam throughout."
             )
         rules = {
@@ -323,8 +323,7 @@ def claims(table: pd.DataFrame) -> list[str]:
                 else "disagrees"
             )
             ranking = ", ".join(
-                f"{OPTIMIZER_LABELS[r]} {v:.4f}"
-                for r, v in sorted(rules.items(), key=lambda kv: -kv[1])
+                f"{LABELS[r]} {v:.4f}" for r, v in sorted(rules.items(), key=lambda kv: -kv[1])
             )
             lines.append(
                 f"{model.upper()}: rules that switched, by test accuracy: {ranking}; "

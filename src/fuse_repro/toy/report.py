@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from fuse_repro.report import Figure, Heading, Paragraph, Table
-from fuse_repro.toy_results import RULES, ranked, rule_verdict, variant_label
+from fuse_repro.toy.summary import RULES, ranked, rule_verdict, variant_label
 
 DETERMINISTIC = ("scipy", "fuse-theta=0", "lbfgs", "fuse_pv_epoch", "adam")
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Settings a variant may override, and the block of the config each one lives in.
+# Settings a variant may override, and the settings block each one lives in (None: an
+# argument of the optimizer's builder, such as plain FUSE's constant theta).
 OVERRIDABLE = {
-    "theta": "fuse",
+    "theta": None,
     "switch_epoch": "fuse_pv",
     "grad_threshold": "fuse_pv",
     "min_delta": "fuse_pv",
@@ -34,8 +35,14 @@ class Variant:
         config = dict(base)
         for name, value in self.settings.items():
             block = OVERRIDABLE[name]
-            config[block] = {**config.get(block, {}), name: value}
+            if block is not None:
+                config[block] = {**config[block], name: value}
         return config
+
+    @property
+    def arguments(self) -> dict[str, float]:
+        """The settings passed to the optimizer's builder as arguments."""
+        return {k: v for k, v in self.settings.items() if OVERRIDABLE[k] is None}
 
 
 def function_key(spec: dict[str, Any]) -> str:

@@ -14,8 +14,8 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 import torch  # noqa: E402
 
-from fuse_repro.functions import DTYPE, TestFunction  # noqa: E402
-from fuse_repro.toy_results import GAP_FLOOR, variant_label  # noqa: E402
+from fuse_repro.toy.functions import DTYPE, TestFunction  # noqa: E402
+from fuse_repro.toy.summary import GAP_FLOOR, variant_label  # noqa: E402
 
 
 def _save(fig: plt.Figure, path: Path, bottom: float = 0.0) -> Path:
@@ -102,7 +102,7 @@ def contour_paths(
     return _save(fig, path)
 
 
-def gap_curves(curves: pd.DataFrame, noise: float, path: Path) -> Path:
+def plot_gap_curves(curves: pd.DataFrame, noise: float, path: Path) -> Path:
     """One panel per function: median f − f* over starts against closure evaluations,
     with the quartile band, one line per variant (noise ``noise``)."""
     sns.set_theme(style="whitegrid", context="paper")

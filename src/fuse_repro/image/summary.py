@@ -9,15 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-OPTIMIZER_LABELS = {
-    "sgd": "SGD",
-    "adam": "Adam",
-    "lbfgs": "L-BFGS",
-    "adam_sgd": "Adam→SGD",
-    "fuse_pv_epoch": "FUSE-PV (epoch)",
-    "fuse_pv_gradient": "FUSE-PV (gradient)",
-    "fuse_pv_loss": "FUSE-PV (loss)",
-}
+from fuse_repro.core.optimizers import LABELS
 
 
 def final_rows(log: pd.DataFrame) -> pd.DataFrame:
@@ -27,21 +19,14 @@ def final_rows(log: pd.DataFrame) -> pd.DataFrame:
 
 
 def switch_epochs(log: pd.DataFrame) -> pd.DataFrame:
-    """Per run, the first epoch trained in a phase other than the run's first phase
-    (``NaN`` when the run never switched)."""
-
-    def first_switch(run: pd.DataFrame) -> float:
-        changed = run[run["phase"] != run["phase"].iloc[0]]
-        return float(changed["epoch"].min()) if len(changed) else float("nan")
-
+    """Per run, the first epoch trained after the optimizer's switch, from its logged
+    ``switch_epoch`` counter (epochs completed before the switch) plus one; ``NaN`` when
+    the run never switched."""
     keys = ["model", "optimizer", "seed"]
-    return (
-        log.sort_values("epoch")
-        .groupby(keys)[["epoch", "phase"]]
-        .apply(first_switch)
-        .rename("switch_epoch")
-        .reset_index()
+    switched = (
+        log["switch_epoch"].astype(float).groupby([log[k] for k in keys], sort=False).max() + 1
     )
+    return switched.rename("switch_epoch").reset_index()
 
 
 def first_reaching(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
@@ -63,6 +48,7 @@ def summary_table(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
     keys = ["model", "optimizer", "seed"]
     final = (
         final_rows(log)
+        .drop(columns="switch_epoch")  # the counter; the table reports the epoch after it
         .merge(switch_epochs(log), on=keys)
         .merge(first_reaching(log, target_accuracy), on=keys, how="left")
     )
@@ -155,12 +141,12 @@ def plot_tables(log: pd.DataFrame, column: str) -> dict[str, pd.DataFrame]:
         index=["model", "epoch"], columns="optimizer", values=column, aggfunc="mean"
     )
     return {
-        model: wide.loc[model].reset_index().rename(columns=OPTIMIZER_LABELS)
+        model: wide.loc[model].reset_index().rename(columns=LABELS)
         for model in log["model"].unique()
     }
 
 
-def write_outputs(
+def write_summaries(
     log: pd.DataFrame,
     out_dir: Path,
     metrics_path: Path,

@@ -12,18 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fuse_repro.results import OPTIMIZER_LABELS
-from fuse_repro.toy_grid import ablation_variants, function_key, main_variants
+from fuse_repro.core.optimizers import LABELS, REGISTRY
+from fuse_repro.toy.grid import ablation_variants, function_key, main_variants
 
 RUN_KEYS = ["function", "variant", "noise", "start"]
 CELL_KEYS = ["function", "variant", "noise"]
-RULES = ("fuse_pv_epoch", "fuse_pv_gradient", "fuse_pv_loss")
-TOY_LABELS = {
-    **OPTIMIZER_LABELS,
-    "lbfgs": "L-BFGS (torch)",
-    "scipy": "scipy L-BFGS-B (noise-free)",
-    "fuse-theta=0": "L-BFGS (FUSE, θ=0)",
-}
+RULES = tuple(name for name, spec in REGISTRY.items() if spec.switch and "toy" in spec.families)
+"""FUSE-PV's switch rules, as the toy study runs them."""
+TOY_LABELS = {**LABELS, "lbfgs": "L-BFGS (torch)", "fuse-theta=0": "L-BFGS (FUSE, θ=0)"}
 GAP_FLOOR = 1e-16  # gaps are clipped here on log axes (f* itself has rounding error)
 
 
@@ -43,17 +39,21 @@ def run_summary(log: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     ``final_gap`` (inf when x left the finite numbers) and ``success`` (distance to a
     global minimiser <= ``success_tol``). ``evals_to_target`` / ``time_to_target``: the
     evaluations and seconds when f − f* first reached ``target_gap`` (NaN if never).
-    ``switch_evals``: evaluations done before the first step of a FUSE-PV run in the
-    L-BFGS phase (NaN if it never switched, and for every other optimizer)."""
+    ``switch_evals``: evaluations done when FUSE-PV switched to L-BFGS, from its logged
+    ``switch_step`` counter (NaN if it never switched, and for every other optimizer)."""
     log = log.sort_values(RUN_KEYS + ["step"])
     within = log[log["evals"] <= config["budget"]]
     final = within.groupby(RUN_KEYS, sort=False).tail(1).set_index(RUN_KEYS)
     hit = (
         within[within["gap"] <= config["target_gap"]].groupby(RUN_KEYS).head(1).set_index(RUN_KEYS)
     )
-    evals_before = log.groupby(RUN_KEYS, sort=False)["evals"].shift(1, fill_value=0)
-    in_lbfgs = (log["phase"] == "lbfgs") & log["variant"].str.startswith("fuse_pv")
-    switch = evals_before[in_lbfgs].groupby([log[k][in_lbfgs] for k in RUN_KEYS]).first()
+    switch_steps = log.groupby(RUN_KEYS, sort=False)["switch_step"].max().dropna()
+    evals_at = log.set_index(RUN_KEYS + ["step"])["evals"]
+    switch = pd.Series(
+        evals_at.reindex([(*key, int(step)) for key, step in switch_steps.items()]).to_numpy(),
+        index=switch_steps.index,
+        dtype=float,
+    )
     summary = pd.DataFrame(
         {
             "final_gap": final["gap"].where(np.isfinite(final["gap"]), np.inf),
@@ -74,7 +74,7 @@ def _median_or_nan(values: pd.Series) -> float:
     return median if np.isfinite(median) else np.nan
 
 
-def cell_table(summary: pd.DataFrame) -> pd.DataFrame:
+def cell_summary(summary: pd.DataFrame) -> pd.DataFrame:
     """Per function, variant and noise scale, over starts: success rate, fraction of runs
     reaching the target, median evaluations and seconds to the target (unreached runs
     count as never), median and quartiles of the final gap."""
@@ -93,7 +93,7 @@ def cell_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def comparison(cells: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
-    """The rows of :func:`cell_table` that make the main comparison, in params order."""
+    """The rows of :func:`cell_summary` that make the main comparison, in params order."""
     functions = [function_key(spec) for spec in config["functions"]]
     variants = [v.key for v in main_variants(config)]
     rows = cells[
@@ -110,7 +110,7 @@ def comparison(cells: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
 
 
 def ablation(cells: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
-    """:func:`cell_table` rows of the ablation, with the swept ``setting`` and ``value``."""
+    """:func:`cell_summary` rows of the ablation, with the swept ``setting`` and ``value``."""
     functions = [function_key(spec) for spec in config["ablation"]["functions"]]
     frames = []
     for setting, variants in ablation_variants(config).items():
@@ -142,7 +142,7 @@ def metrics(table: pd.DataFrame) -> dict:
     return out
 
 
-def gap_curves(log: pd.DataFrame, budget: int, points: int = 200) -> pd.DataFrame:
+def gap_quantiles(log: pd.DataFrame, budget: int, points: int = 200) -> pd.DataFrame:
     """Per run, f − f* after each of ``points`` evaluation counts from 0 to ``budget``
     (the gap of the last step within that many evaluations; a run that stopped early
     keeps its last gap; a non-finite one counts as +inf); then, per cell, the median and
@@ -171,7 +171,7 @@ def gap_curves(log: pd.DataFrame, budget: int, points: int = 200) -> pd.DataFram
 
 
 def ranked(cells: pd.DataFrame, target_gap: float) -> pd.DataFrame:
-    """``cells`` (rows of :func:`cell_table`) best first: highest success rate, then lowest
+    """``cells`` (rows of :func:`cell_summary`) best first: highest success rate, then lowest
     median final gap (gaps at or below ``target_gap`` count as equal: those runs stopped
     there), then fewest median evaluations to the target."""
     keys = pd.DataFrame(
@@ -237,17 +237,17 @@ def rule_verdict(ranking: pd.DataFrame) -> str:
     )
 
 
-def write_outputs(
+def write_summaries(
     log: pd.DataFrame, config: dict[str, Any], out_dir: Path, metrics_path: Path
 ) -> dict[str, pd.DataFrame]:
     """Under ``out_dir``: ``summary.csv`` (one row per run), ``cells.csv``,
-    ``comparison.csv``, ``ablation.csv``, ``rules.csv``, ``curves.csv`` (:func:`gap_curves`
+    ``comparison.csv``, ``ablation.csv``, ``rules.csv``, ``curves.csv`` (:func:`gap_quantiles`
     of the comparison), and the metrics JSON of the comparison. Clears ``figures/`` first
     (the output persists; the notebook draws the figures after)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out_dir / "figures", ignore_errors=True)
     summary = run_summary(log, config)
-    cells = cell_table(summary)
+    cells = cell_summary(summary)
     tables = {
         "summary": summary,
         "cells": cells,
@@ -262,7 +262,7 @@ def write_outputs(
         & log["variant"].isin(tables["comparison"]["variant"].unique())
         & log["noise"].isin(config["noise_scales"])
     ]
-    tables["curves"] = gap_curves(main_log, config["budget"])
+    tables["curves"] = gap_quantiles(main_log, config["budget"])
     tables["curves"].to_csv(out_dir / "curves.csv", index=False)
     metrics_path.write_text(
         json.dumps(metrics(tables["comparison"]), indent=2, ensure_ascii=False) + "\n"

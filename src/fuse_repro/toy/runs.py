@@ -1,10 +1,10 @@
 """The toy ablation: every optimizer on test functions with known minima, from seeded
 random starts, with and without gradient noise.
 
-A *run* minimises one :class:`~fuse_repro.functions.TestFunction` from one start with one
-optimizer *variant* (an optimizer name of :func:`fuse_repro.optimizers.build_optimizer`,
+A *run* minimises one :class:`~fuse_repro.toy.functions.TestFunction` from one start with one
+optimizer *variant* (an optimizer name of :func:`fuse_repro.core.optimizers.build_optimizer`,
 or ``scipy``, plus settings that override the experiment's) at one noise scale. Each step
-draws a fresh "batch" of the :class:`~fuse_repro.functions.NoisyObjective` and calls
+draws a fresh "batch" of the :class:`~fuse_repro.toy.functions.NoisyObjective` and calls
 ``optimizer.step(closure)`` once; every ``steps_per_epoch`` steps is an epoch, at whose end
 the switch rules see the noise-free value f(x) (the analogue of the full-training-set
 loss). A run stops when it has used ``budget`` closure evaluations, when the gap
@@ -34,10 +34,10 @@ import scipy.optimize
 import torch
 from tqdm import tqdm
 
-from fuse_repro.functions import NoisyObjective, TestFunction, get, random_starts
-from fuse_repro.optimizers import build_optimizer
-from fuse_repro.runstore import digest, stored_runs
-from fuse_repro.toy_grid import Variant, ablation_variants, function_key, main_variants
+from fuse_repro.core.optimizers import REGISTRY, build_optimizer
+from fuse_repro.core.runstore import digest, stored_runs
+from fuse_repro.toy.functions import NoisyObjective, TestFunction, get, random_starts
+from fuse_repro.toy.grid import Variant, ablation_variants, function_key, main_variants
 
 LOG_COLUMNS = [
     "function",
@@ -52,6 +52,7 @@ LOG_COLUMNS = [
     "grad_norm",
     "distance",
     "phase",
+    "switch_step",
     "x0",
     "x1",
 ]
@@ -59,10 +60,16 @@ LOG_COLUMNS = [
 
 # ---------------------------------------------------------------------- one run
 def trajectory_table(
-    fn: TestFunction, xs: torch.Tensor, evals: list[int], walls: list[float], phases: list[str]
+    fn: TestFunction,
+    xs: torch.Tensor,
+    evals: list[int],
+    walls: list[float],
+    phases: list[str],
+    switch_steps: list[float] | None = None,
 ) -> pd.DataFrame:
     """Noise-free f, gap, ‖∇f‖ and distance to the nearest minimiser along ``xs``
-    (one row per point), evaluated in one batched autograd call."""
+    (one row per point), evaluated in one batched autograd call; ``switch_steps``: FUSE-PV's
+    ``switch_step`` counter at each point (None: an optimizer without a switch)."""
     points = xs.detach().clone().requires_grad_(True)
     values = fn.f(points)
     (grads,) = torch.autograd.grad(values.sum(), points)
@@ -83,6 +90,7 @@ def trajectory_table(
             "grad_norm": torch.linalg.vector_norm(grads, dim=-1).numpy(),
             "distance": distances.numpy(),
             "phase": phases,
+            "switch_step": nan if switch_steps is None else switch_steps,
             "x0": xs[:, 0].numpy() if fn.dim == 2 else nan,
             "x1": xs[:, 1].numpy() if fn.dim == 2 else nan,
         }
@@ -100,7 +108,7 @@ def torch_run(
     """Minimise ``fn`` from ``start`` with a torch optimizer (see the module docstring)."""
     x = start.clone().requires_grad_(True)
     objective = NoisyObjective(fn, noise, noise_seed)
-    optimizer = build_optimizer(variant.optimizer, [x], variant.config(config))
+    optimizer = build_optimizer(variant.optimizer, [x], variant.config(config), **variant.arguments)
     evals, wall = 0, 0.0
 
     def closure() -> torch.Tensor:
@@ -112,6 +120,7 @@ def torch_run(
         return loss
 
     path, eval_counts, walls, phases = [x.detach().clone()], [0], [0.0], [optimizer.phase]
+    switch_steps = [_switch_step(optimizer)]
     steps = 0
     while evals < config["budget"]:
         phase = optimizer.phase
@@ -122,6 +131,7 @@ def torch_run(
         objective.batch()
         point = x.detach().clone()
         path.append(point), eval_counts.append(evals), walls.append(wall), phases.append(phase)
+        switch_steps.append(_switch_step(optimizer))
         if not bool(torch.isfinite(point).all()):
             break
         value = float(fn.f(point))
@@ -129,7 +139,13 @@ def torch_run(
             break
         if steps % config["steps_per_epoch"] == 0:
             optimizer.end_epoch(value)
-    return trajectory_table(fn, torch.stack(path), eval_counts, walls, phases)
+    return trajectory_table(fn, torch.stack(path), eval_counts, walls, phases, switch_steps)
+
+
+def _switch_step(optimizer: Any) -> float:
+    """FUSE-PV's ``switch_step`` counter (NaN before the switch and without one)."""
+    step = optimizer.counters.get("switch_step")
+    return np.nan if step is None else float(step)
 
 
 def scipy_run(fn: TestFunction, start: torch.Tensor, config: dict[str, Any]) -> pd.DataFrame:
@@ -172,7 +188,7 @@ def scipy_run(fn: TestFunction, start: torch.Tensor, config: dict[str, Any]) -> 
     return trajectory_table(fn, torch.stack(path), eval_counts, walls, ["lbfgs"] * len(path))
 
 
-def cell_table(
+def cell_runs(
     spec: dict[str, Any], variant: Variant, noise: float, config: dict[str, Any]
 ) -> pd.DataFrame:
     """Every start of one function x variant x noise scale, as one table."""
@@ -191,19 +207,9 @@ def cell_table(
 
 
 # ---------------------------------------------------------------------- the grid
-# Settings every run depends on (the lists that only choose which cells run are left out).
-RUN_SETTINGS = (
-    "starts",
-    "seed",
-    "budget",
-    "target_gap",
-    "steps_per_epoch",
-    "sgd",
-    "adam",
-    "lbfgs",
-    "fuse_pv",
-    "scipy",
-)
+# Settings every run depends on (the lists that only choose which cells run are left out);
+# each cell adds its own optimizer's blocks.
+RUN_SETTINGS = ("starts", "seed", "budget", "target_gap", "steps_per_epoch")
 
 
 @dataclass(frozen=True, eq=False)
@@ -215,8 +221,12 @@ class Cell:
     noise: float
 
     def file_name(self, config: dict[str, Any]) -> str:
+        """``<function>__<variant>__noise<s>__<key>.csv.gz``; ``key`` digests what the
+        cell's numbers depend on: the run settings, its own optimizer's settings (with the
+        variant's overrides), the function, variant, noise scale and the log's columns."""
         run_settings = {k: config[k] for k in RUN_SETTINGS}
-        key = digest(run_settings, self.spec, self.variant.key, self.noise)
+        optimizer = REGISTRY[self.variant.optimizer].identity(self.variant.config(config))
+        key = digest(run_settings, optimizer, self.spec, self.variant.key, self.noise, LOG_COLUMNS)
         return f"{function_key(self.spec)}__{self.variant.key}__noise{self.noise:g}__{key}.csv.gz"
 
 
@@ -248,7 +258,7 @@ def run_cells(config: dict[str, Any], runs_dir: Path) -> pd.DataFrame:
     rows, in the order of the grid."""
     torch.set_num_threads(1)  # tiny problems: threads only add overhead
     jobs: dict[str, Callable[[], pd.DataFrame]] = {
-        cell.file_name(config): partial(cell_table, cell.spec, cell.variant, cell.noise, config)
+        cell.file_name(config): partial(cell_runs, cell.spec, cell.variant, cell.noise, config)
         for cell in grid(config)
     }
     workers = config["workers"]

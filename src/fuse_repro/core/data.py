@@ -9,8 +9,9 @@ written under a temporary name next to its target and renamed once complete (and
 
 Command line::
 
-    python -m fuse_repro.data fetch [--data-dir data] [--mirror DIR] [--datasets ...] [--offline]
-    python -m fuse_repro.data prepare [--data-dir data] [--out prepared] [--datasets ...]
+    python -m fuse_repro.core.data fetch [--data-dir data] [--mirror DIR] [--datasets ...]
+        [--offline]
+    python -m fuse_repro.core.data prepare [--data-dir data] [--out prepared] [--datasets ...]
 """
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ from torchvision.io import ImageReadMode, decode_jpeg
 
 MIRROR_ENV = "FUSE_DATA_MIRROR"
 DATASETS = ("fashion_mnist", "cifar10")
+SPLIT_SIZES = {
+    "fashion_mnist": {"train": 60000, "test": 10000},
+    "cifar10": {"train": 50000, "test": 10000},
+}
+"""The images in each dataset's standard training and test splits."""
 CIFAR10_CLASSES = (
     "airplane",
     "automobile",
@@ -50,7 +56,7 @@ CIFAR10_CLASSES = (
     "ship",
     "truck",
 )
-FETCH_HINT = "python -m fuse_repro.data fetch"
+FETCH_HINT = "python -m fuse_repro.core.data fetch"
 
 
 class DataError(Exception):
@@ -398,7 +404,7 @@ def load_prepared(out_dir: str | os.PathLike, name: str) -> dict:
     if not path.is_file():
         raise DataError(
             f"{path}: missing; run `dvc repro prepare` (or "
-            f"`python -m fuse_repro.data prepare`) first"
+            f"`python -m fuse_repro.core.data prepare`) first"
         )
     return torch.load(path, weights_only=True)
 
@@ -415,7 +421,7 @@ def fingerprint(out_dir: str | os.PathLike, name: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """The command line; returns the exit status (1 with a message on a DataError)."""
     parser = argparse.ArgumentParser(
-        prog="python -m fuse_repro.data",
+        prog="python -m fuse_repro.core.data",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -12,7 +12,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from fuse_repro.results import OPTIMIZER_LABELS, switch_epochs  # noqa: E402
+from fuse_repro.core.optimizers import LABELS  # noqa: E402
+from fuse_repro.image.summary import switch_epochs  # noqa: E402
 
 X_AXES = {"epoch": "epoch", "closure_evals": "closure evaluations", "wall_time": "wall time (s)"}
 Y_AXES = {"train_loss": "train loss (full training set)", "test_accuracy": "test accuracy"}
@@ -46,9 +47,7 @@ def learning_curves(log: pd.DataFrame, model: str, title: str, path: Path) -> Pa
             for name in optimizers:
                 curve = band[band["optimizer"] == name]
                 colour = palette[name]
-                ax.plot(
-                    curve["x"], curve["y"], color=colour, label=OPTIMIZER_LABELS.get(name, name)
-                )
+                ax.plot(curve["x"], curve["y"], color=colour, label=LABELS.get(name, name))
                 ax.fill_between(
                     curve["x"],
                     curve["y"] - curve["y_std"],

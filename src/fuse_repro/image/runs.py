@@ -9,19 +9,26 @@ optimizer was in during that epoch, the device and the number of processes.
 Options of an experiment's block (params.yaml): inputs normalised per channel
 (``normalize``), ``channels_last`` memory format, bf16 autocast inside the closure
 (``bf16``; parameters and optimizer state stay float32), and ``processes`` > 1 for data
-parallelism under torchrun (:mod:`fuse_repro.distributed`). A run writes a checkpoint
+parallelism under torchrun (:mod:`fuse_repro.core.distributed`). A run writes a checkpoint
 after every epoch, so a killed run resumes from its last finished epoch; on the CPU it
 ends bit for bit as an uninterrupted run (on GPUs, cuDNN and NCCL reductions are not
 deterministic, so within rounding).
 
-Command line (what each torchrun process runs)::
+Each row also carries the optimizer's counters (:data:`fuse_repro.core.optimizers.COUNTERS`:
+FUSE's switch step, epoch and reason, L-BFGS iterations, skipped pairs, line-search
+failures, ...; empty for optimizers without them), read when the row is logged, before the
+epoch's end-of-epoch switch decision (which shows in the next row).
 
-    torchrun --standalone --nproc-per-node N -m fuse_repro.train --experiment cifar10
+Command line (what each torchrun process runs; the parent passes the resolved settings)::
+
+    torchrun --standalone --nproc-per-node N -m fuse_repro.image.runs --settings JSON
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -36,12 +43,11 @@ from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from fuse_repro.data import fingerprint, load_prepared
-from fuse_repro.distributed import SINGLE_PROCESS, World, launch
-from fuse_repro.models import build_model
-from fuse_repro.optimizers import build_optimizer
-from fuse_repro.params import experiment_config
-from fuse_repro.runstore import digest, stored_runs
+from fuse_repro.core.data import fingerprint, load_prepared
+from fuse_repro.core.distributed import SINGLE_PROCESS, World, launch
+from fuse_repro.core.optimizers import COUNTERS, REGISTRY, build_optimizer
+from fuse_repro.core.runstore import digest, stored_runs
+from fuse_repro.image.models import build_model
 
 LOG_COLUMNS = [
     "model",
@@ -57,6 +63,7 @@ LOG_COLUMNS = [
     "phase",
     "device",
     "processes",
+    *COUNTERS,
 ]
 
 
@@ -105,14 +112,16 @@ def resolve_device(name: str) -> torch.device:
 
 
 def load_splits(
-    experiment: str, config: dict[str, Any], prepared_dir: str | Path, device: torch.device
+    experiment: str, settings: dict[str, Any], prepared_dir: str | Path, device: torch.device
 ) -> tuple[Split, Split]:
-    """The training and test splits of ``experiment`` as its ``config`` asks."""
+    """The training and test splits of ``experiment`` as its ``settings`` asks."""
     data = load_prepared(prepared_dir, experiment)
-    normalize = config.get("normalize")
+    normalize = settings.get("normalize")
     return (
-        Split.from_uint8(data["train_x"], data["train_y"], device, config["train_size"], normalize),
-        Split.from_uint8(data["test_x"], data["test_y"], device, config["test_size"], normalize),
+        Split.from_uint8(
+            data["train_x"], data["train_y"], device, settings["train_size"], normalize
+        ),
+        Split.from_uint8(data["test_x"], data["test_y"], device, settings["test_size"], normalize),
     )
 
 
@@ -195,7 +204,7 @@ def train_run(
     model_name: str,
     optimizer_name: str,
     seed: int,
-    config: dict[str, Any],
+    settings: dict[str, Any],
     train: Split,
     test: Split,
     checkpoint: Path | None = None,
@@ -206,13 +215,15 @@ def train_run(
     checkpoint found at the start is resumed from."""
     world = World.current()
     device = train.x.device
-    memory_format = torch.channels_last if config.get("channels_last") else torch.contiguous_format
+    memory_format = (
+        torch.channels_last if settings.get("channels_last") else torch.contiguous_format
+    )
     model = build_model(model_name, seed).to(device, memory_format=memory_format)
     model.train()
     net = _data_parallel(model, world, device)
-    optimizer = build_optimizer(optimizer_name, model.parameters(), config)
+    optimizer = build_optimizer(optimizer_name, model.parameters(), settings)
     order = torch.Generator().manual_seed(seed)
-    batch_size = config["batch_size"]
+    batch_size = settings["batch_size"]
     n_batches = len(train.y) // batch_size
     if n_batches == 0:
         raise ValueError(
@@ -221,7 +232,7 @@ def train_run(
     if batch_size % world.size:
         raise ValueError(f"batch_size {batch_size} is not divisible by the {world.size} processes")
     autocast = partial(
-        torch.autocast, device.type, dtype=torch.bfloat16, enabled=bool(config.get("bf16"))
+        torch.autocast, device.type, dtype=torch.bfloat16, enabled=bool(settings.get("bf16"))
     )
     progress = {"epoch": 0, "step": 0, "evals": 0, "wall": 0.0, "rows": []}
 
@@ -244,6 +255,7 @@ def train_run(
                 phase=phase,
                 device=device_name(device),
                 processes=world.size,
+                **{k: math.nan if v is None else v for k, v in optimizer.counters.items()},
             )
         )
         return train_loss
@@ -253,9 +265,9 @@ def train_run(
     else:
         log(0, optimizer.phase)
     epochs = tqdm(
-        range(progress["epoch"] + 1, config["epochs"] + 1),
+        range(progress["epoch"] + 1, settings["epochs"] + 1),
         initial=progress["epoch"],
-        total=config["epochs"],
+        total=settings["epochs"],
         desc=f"{model_name} {optimizer_name} seed {seed}",
         unit="epoch",
         leave=False,
@@ -296,8 +308,8 @@ def train_run(
     return pd.DataFrame(progress["rows"], columns=LOG_COLUMNS)
 
 
-# The settings a run's numbers depend on (not the grid lists, the scale's name, the
-# device request or the summary's target accuracy).
+# The settings every run's numbers depend on (not the grid lists, the scale's name, the
+# device request or the summary's target accuracy); each run adds its optimizer's blocks.
 TRAINING_SETTINGS = (
     "epochs",
     "batch_size",
@@ -307,40 +319,40 @@ TRAINING_SETTINGS = (
     "channels_last",
     "bf16",
     "processes",
-    "sgd",
-    "adam",
-    "adam_sgd",
-    "lbfgs",
-    "fuse_pv",
 )
 
 
 def run_key(
-    config: dict[str, Any], run: tuple[str, str, int], data_id: str, device_type: str
+    settings: dict[str, Any], run: tuple[str, str, int], data_id: str, device_type: str
 ) -> str:
-    """A digest of everything one run's result depends on: the training settings, the
-    run itself, the data, the device type (``cpu``, ``cuda``), and (:func:`digest`) the
-    torch version and the numerics version."""
-    settings = {k: config[k] for k in TRAINING_SETTINGS}
-    return digest(settings, list(run), data_id, device_type)
+    """A digest of everything one run's result depends on: the training settings, its own
+    optimizer's settings (:meth:`~fuse_repro.core.optimizers.OptimizerSpec.identity`), the
+    run itself, the log's columns, the data, the device type (``cpu``, ``cuda``), and
+    (:func:`digest`) the torch version and the numerics version."""
+    training = {k: settings[k] for k in TRAINING_SETTINGS}
+    optimizer = REGISTRY[run[1]].identity(settings)
+    return digest(training, optimizer, list(run), LOG_COLUMNS, data_id, device_type)
 
 
 def run_grid(
-    config: dict[str, Any], train: Split, test: Split, runs_dir: Path, data_id: str
+    settings: dict[str, Any], train: Split, test: Split, runs_dir: Path, data_id: str
 ) -> pd.DataFrame:
-    """Every model x optimizer x seed of ``config``; returns all rows.
+    """Every model x optimizer x seed of ``settings``; returns all rows.
 
     Each finished run is written at once to ``runs_dir/<model>__<optimizer>__seed<seed>
     __<key>.csv``, ``key`` from :func:`run_key`; a rerun after a crash (the stage's output
-    persists) reads back the runs already done (:func:`fuse_repro.runstore.stored_runs`)
+    persists) reads back the runs already done (:func:`fuse_repro.core.runstore.stored_runs`)
     and resumes an interrupted one from its checkpoint in ``runs_dir/../checkpoints``."""
     world = World.current()
     grid = [
-        (m, o, s) for m in config["models"] for o in config["optimizers"] for s in config["seeds"]
+        (m, o, s)
+        for m in settings["models"]
+        for o in settings["optimizers"]
+        for s in settings["seeds"]
     ]
     names = {
         run: f"{run[0]}__{run[1]}__seed{run[2]}__"
-        f"{run_key(config, run, data_id, train.x.device.type)}"
+        f"{run_key(settings, run, data_id, train.x.device.type)}"
         for run in grid
     }
     checkpoints = runs_dir.parent / "checkpoints"
@@ -350,7 +362,7 @@ def run_grid(
             stale.unlink()
     world.barrier()
     jobs = {
-        f"{name}.csv": partial(train_run, *run, config, train, test, checkpoints / f"{name}.pt")
+        f"{name}.csv": partial(train_run, *run, settings, train, test, checkpoints / f"{name}.pt")
         for run, name in names.items()
     }
     frames = []
@@ -371,66 +383,59 @@ def run_grid(
 
 
 def run_experiment(
-    experiment: str, params_file: str | Path, prepared_dir: str | Path, runs_dir: Path
+    settings: dict[str, Any], prepared_dir: str | Path, runs_dir: Path
 ) -> pd.DataFrame:
-    """The whole grid of ``experiment`` at the params file's scale. With ``processes``
-    > 1 and not yet under torchrun, it first runs the grid in that many processes
-    (``torchrun``, this module's command line), then reads their runs back."""
-    config = experiment_config(params_file, experiment)
-    if config["processes"] > 1 and not dist.is_initialized():
+    """The whole grid of an image experiment (``settings``: its block resolved to one
+    scale, :func:`fuse_repro.params.resolve`). With ``processes`` > 1 and not yet under
+    torchrun, it first runs the grid in that many processes (``torchrun``, this module's
+    command line), then reads their runs back."""
+    experiment = settings["experiment"]
+    if settings["processes"] > 1 and not dist.is_initialized():
         launch(
-            config["processes"],
-            "fuse_repro.train",
+            settings["processes"],
+            "fuse_repro.image.runs",
             [
-                "--experiment",
-                experiment,
-                "--params-file",
-                str(params_file),
+                "--settings",
+                json.dumps(settings),
                 "--prepared-dir",
                 str(prepared_dir),
                 "--runs-dir",
                 str(runs_dir),
             ],
         )
-    device = resolve_device(config["device"])
-    train, test = load_splits(experiment, config, prepared_dir, device)
+    device = resolve_device(settings["device"])
+    train, test = load_splits(experiment, settings, prepared_dir, device)
     world = World.current()
     if world.main:
         print(
             f"{experiment} on {device} ({world.size} process(es)): {len(train.y)} training "
             f"and {len(test.y)} test images"
         )
-    return run_grid(config, train, test, runs_dir, fingerprint(prepared_dir, experiment))
+    return run_grid(settings, train, test, runs_dir, fingerprint(prepared_dir, experiment))
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of each torchrun process: join the process group (NCCL on GPUs, gloo
     on CPUs), run the grid, leave."""
     parser = argparse.ArgumentParser(description=run_experiment.__doc__)
-    parser.add_argument("--experiment", required=True)
-    parser.add_argument("--params-file", default="params.yaml")
+    parser.add_argument("--settings", required=True, help="the resolved settings, as JSON")
     parser.add_argument("--prepared-dir", default="prepared")
-    parser.add_argument("--runs-dir", type=Path, help="default: results/<experiment>/runs")
+    parser.add_argument("--runs-dir", type=Path, required=True)
     args = parser.parse_args(argv)
-    config = experiment_config(args.params_file, args.experiment)
-    device = resolve_device(config["device"])
+    settings = json.loads(args.settings)
+    device = resolve_device(settings["device"])
     if device.type == "cuda":
         torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
     dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    if dist.get_world_size() != config["processes"]:
+    if dist.get_world_size() != settings["processes"]:
         dist.destroy_process_group()
         raise SystemExit(
-            f"{args.experiment}: torchrun started {dist.get_world_size()} "
-            f"processes but params.yaml asks for processes: "
-            f"{config['processes']}; make them equal"
+            f"{settings['experiment']}: torchrun started {dist.get_world_size()} "
+            f"processes but the settings ask for processes: {settings['processes']}; "
+            "make them equal"
         )
     try:
-        run_experiment(
-            args.experiment,
-            args.params_file,
-            args.prepared_dir,
-            args.runs_dir or Path("results") / args.experiment / "runs",
-        )
+        run_experiment(settings, args.prepared_dir, args.runs_dir)
     finally:
         dist.destroy_process_group()
 

@@ -1,0 +1,326 @@
+"""The optimizers of the experiments: one registry, one small interface.
+
+:data:`REGISTRY` is the only list of optimizers. Each :class:`OptimizerSpec` names its
+builder, display label, family, switch rule, the ``params.yaml`` blocks it reads (the
+schema of its settings, and with them its run identity: a run depends on its own
+optimizer's settings, not on its neighbours'), and the experiment families it runs in.
+The params checker, training, the summaries, the toy grid and the report all read it.
+Adding an optimizer is one entry here plus its block in ``params.yaml``.
+
+Every optimizer built here has ``step(closure)``, ``end_epoch(train_loss)``,
+``zero_grad()``, ``phase`` (the update rule in use), ``counters`` (FUSE's counters; the
+switch point for Adam→SGD; empty otherwise) and ``state_dict`` / ``load_state_dict``, so
+the training loops treat them alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import torch
+
+from fuse import FUSE
+from fuse_repro.core.schema import LEARNING_RATE, POSITIVE_INT, Number
+
+FAMILIES = ("image", "toy")
+"""The experiment families (subpackages of :mod:`fuse_repro`)."""
+
+COUNTERS = (
+    "switch_step",
+    "switch_epoch",
+    "switch_reason",
+    "lbfgs_iterations",
+    "history_len",
+    "skipped_pairs",
+    "nonfinite_trials",
+    "line_search_failures",
+    "nonfinite_recoveries",
+    "indefinite_resets",
+    "reused_evaluations",
+)
+"""The counters every training log row carries (:attr:`fuse.FUSE.counters`; empty for
+optimizers that have none)."""
+
+
+class TorchOptimizer:
+    """A torch optimizer with a constant phase name, no counters and a no-op epoch hook."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, phase: str) -> None:
+        self.optimizer, self.phase = optimizer, phase
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> Any:
+        return self.optimizer.step(closure)
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad()
+
+    def end_epoch(self, train_loss: float) -> None:
+        del train_loss
+
+    @property
+    def counters(self) -> dict[str, Any]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue exactly where this optimizer is (checkpoints)."""
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state)
+
+
+class AdamThenSGD(TorchOptimizer):
+    """Adam for ``switch_epoch`` epochs, then SGD: two optimizers, one-way switch."""
+
+    def __init__(
+        self, params: Iterable[torch.Tensor], adam_lr: float, sgd_lr: float, switch_epoch: int
+    ) -> None:
+        params = list(params)
+        self.adam = torch.optim.Adam(params, lr=adam_lr)
+        self.sgd = torch.optim.SGD(params, lr=sgd_lr)
+        self.switch_epoch, self.epoch = switch_epoch, 0
+        super().__init__(self.adam, "adam")
+        self._switch_if_due()
+
+    def end_epoch(self, train_loss: float) -> None:
+        self.epoch += 1
+        self._switch_if_due()
+
+    @property
+    def counters(self) -> dict[str, Any]:
+        """The switch point once switched, in FUSE's terms (epochs completed before it)."""
+        if self.phase != "sgd":
+            return {}
+        return {
+            "switch_epoch": self.switch_epoch,
+            "switch_reason": f"epoch {self.switch_epoch} >= switch_epoch={self.switch_epoch}",
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"epoch": self.epoch, "adam": self.adam.state_dict(), "sgd": self.sgd.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.epoch = state["epoch"]
+        self.adam.load_state_dict(state["adam"])
+        self.sgd.load_state_dict(state["sgd"])
+        self._switch_if_due()
+
+    def _switch_if_due(self) -> None:
+        if self.epoch >= self.switch_epoch:
+            self.optimizer, self.phase = self.sgd, "sgd"
+
+
+class FuseOptimizer(TorchOptimizer):
+    """:class:`fuse.FUSE`; the phase is FUSE's own (``adam``, ``lbfgs`` or ``fuse``)."""
+
+    def __init__(self, optimizer: FUSE) -> None:
+        super().__init__(optimizer, optimizer.phase)
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> Any:
+        loss = self.optimizer.step(closure)
+        self.phase = self.optimizer.phase
+        return loss
+
+    @property
+    def counters(self) -> dict[str, Any]:
+        counters = self.optimizer.counters
+        return {name: counters[name] for name in COUNTERS}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state)
+        self.phase = self.optimizer.phase
+
+    def end_epoch(self, train_loss: float) -> None:
+        self.optimizer.end_epoch(monitored_loss=train_loss)
+        self.phase = self.optimizer.phase
+
+
+# ------------------------------------------------------------------ builders
+# Each takes the parameters and an experiment's settings (its params.yaml block at one
+# scale) and reads only the blocks its registry entry declares.
+def torch_builder(optimizer: type[torch.optim.Optimizer], block: str) -> Callable:
+    """A builder of ``optimizer(params, **settings[block])``, its phase named ``block``."""
+
+    def build(params, settings) -> TorchOptimizer:
+        return TorchOptimizer(optimizer(params, **settings[block]), block)
+
+    return build
+
+
+def _lbfgs(params, settings) -> TorchOptimizer:
+    """As the official code builds it: strong-Wolfe line search, ``history_size``,
+    ``max_iter`` and ``max_eval`` per step (per batch)."""
+    lb = settings["lbfgs"]
+    return TorchOptimizer(
+        torch.optim.LBFGS(
+            params,
+            lr=lb["lr"],
+            history_size=lb["history_size"],
+            max_iter=lb["max_iter"],
+            max_eval=lb["max_eval"],
+            line_search_fn="strong_wolfe",
+        ),
+        "lbfgs",
+    )
+
+
+def _adam_sgd(params, settings) -> AdamThenSGD:
+    """The official baseline: Adam, then plain SGD from ``switch_epoch`` on."""
+    return AdamThenSGD(
+        params,
+        settings["adam"]["lr"],
+        settings["sgd"]["lr"],
+        settings["adam_sgd"]["switch_epoch"],
+    )
+
+
+def _fuse_settings(fp: dict[str, Any]) -> dict[str, Any]:
+    """FUSE's Adam and L-BFGS settings, from a ``fuse_pv`` block."""
+    keys = ("lr", "lbfgs_lr", "history_size", "max_iter", "max_eval")
+    return {key: fp[key] for key in keys}
+
+
+def _fuse_pv(params, settings, rule: str) -> FuseOptimizer:
+    """FUSE-PV with switch rule ``rule``; the loss rule watches the training loss."""
+    fp = settings["fuse_pv"]
+    rule_settings = ("switch_epoch", "grad_threshold", "warmup_epochs", "patience", "min_delta")
+    return FuseOptimizer(
+        FUSE(
+            params,
+            switch=rule,
+            **{key: fp[key] for key in rule_settings},
+            **_fuse_settings(fp),
+        )
+    )
+
+
+def _fuse(params, settings, theta: float) -> FuseOptimizer:
+    """Plain FUSE, every step blended with the constant ``theta`` (an argument: the toy
+    grid lists the values to run); Adam and L-BFGS settings of ``fuse_pv``."""
+    return FuseOptimizer(FUSE(params, theta=theta, **_fuse_settings(settings["fuse_pv"])))
+
+
+# ------------------------------------------------------------------ registry
+# The schemas of the settings blocks that several optimizers read.
+SGD = {"lr": LEARNING_RATE}
+ADAM = {"lr": LEARNING_RATE}
+LBFGS = {
+    "lr": LEARNING_RATE,
+    "history_size": POSITIVE_INT,
+    "max_iter": POSITIVE_INT,
+    "max_eval": POSITIVE_INT,
+}
+FUSE_PV = {
+    "lr": LEARNING_RATE,
+    "lbfgs_lr": LEARNING_RATE,
+    "history_size": POSITIVE_INT,
+    "max_iter": POSITIVE_INT,
+    "max_eval": POSITIVE_INT,
+    "switch_epoch": Number(integer=True, low=0),
+    "grad_threshold": Number(low=0.0, positive=True),
+    "warmup_epochs": Number(integer=True, low=0),
+    "patience": POSITIVE_INT,
+    "min_delta": Number(low=0.0, high=1.0),
+}
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """One optimizer of the experiments.
+
+    ``settings``: the ``params.yaml`` blocks it reads, each with its schema.
+    ``family``: ``first-order``, ``second-order`` or ``hybrid`` (first then second order,
+    or a blend). ``switch``: the rule of a one-way switch (``epoch``, ``gradient``,
+    ``loss``), None without one. ``build(params, settings, **arguments)``: the optimizer
+    (None for a reference that is not a torch optimizer: the toy study runs ``scipy``
+    itself). ``families``: the experiment families that run it."""
+
+    name: str
+    label: str
+    family: str
+    settings: dict[str, dict[str, Any]]
+    build: Callable[..., TorchOptimizer] | None
+    switch: str | None = None
+    families: tuple[str, ...] = FAMILIES
+
+    def identity(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """The part of an experiment's ``settings`` that this optimizer's runs depend on."""
+        return {block: settings[block] for block in self.settings}
+
+
+REGISTRY: dict[str, OptimizerSpec] = {
+    spec.name: spec
+    for spec in (
+        OptimizerSpec(
+            "sgd", "SGD", "first-order", {"sgd": SGD}, torch_builder(torch.optim.SGD, "sgd")
+        ),
+        OptimizerSpec(
+            "adam", "Adam", "first-order", {"adam": ADAM}, torch_builder(torch.optim.Adam, "adam")
+        ),
+        OptimizerSpec("lbfgs", "L-BFGS", "second-order", {"lbfgs": LBFGS}, _lbfgs),
+        OptimizerSpec(
+            "adam_sgd",
+            "Adam→SGD",
+            "first-order",
+            {"adam": ADAM, "sgd": SGD, "adam_sgd": {"switch_epoch": Number(integer=True, low=0)}},
+            _adam_sgd,
+            switch="epoch",
+            families=("image",),
+        ),
+        *(
+            OptimizerSpec(
+                f"fuse_pv_{rule}",
+                f"FUSE-PV ({rule})",
+                "hybrid",
+                {"fuse_pv": FUSE_PV},
+                partial(_fuse_pv, rule=rule),
+                switch=rule,
+            )
+            for rule in ("epoch", "gradient", "loss")
+        ),
+        OptimizerSpec(
+            "fuse",
+            "FUSE",
+            "hybrid",
+            {"fuse_pv": FUSE_PV},
+            _fuse,
+            families=("toy",),
+        ),
+        OptimizerSpec(
+            "scipy",
+            "scipy L-BFGS-B (noise-free)",
+            "second-order",
+            {"lbfgs": LBFGS, "scipy": {"ftol": Number(low=0.0), "gtol": Number(low=0.0)}},
+            None,
+            families=("toy",),
+        ),
+    )
+}
+
+LABELS = {name: spec.label for name, spec in REGISTRY.items()}
+
+
+def names(family: str) -> tuple[str, ...]:
+    """The optimizers that experiment family ``family`` can run, in registry order."""
+    return tuple(name for name, spec in REGISTRY.items() if family in spec.families)
+
+
+def settings_schema(family: str) -> dict[str, Any]:
+    """The schema of the settings blocks that ``family``'s optimizers read."""
+    return {
+        block: schema for name in names(family) for block, schema in REGISTRY[name].settings.items()
+    }
+
+
+def build_optimizer(
+    name: str, params: Iterable[torch.Tensor], settings: dict[str, Any], **arguments: Any
+) -> TorchOptimizer:
+    """The optimizer ``name`` with an experiment's ``settings`` (and grid ``arguments``,
+    such as FUSE's ``theta``)."""
+    spec = REGISTRY.get(name)
+    if spec is None or spec.build is None:
+        raise ValueError(f"unknown optimizer {name!r} (known: {sorted(REGISTRY)})")
+    return spec.build(params, settings, **arguments)

@@ -1,0 +1,87 @@
+"""The settings of an image-classification experiment (one ``params.yaml`` block per
+dataset): their schema and the relations between keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fuse_repro.core.data import SPLIT_SIZES
+from fuse_repro.core.optimizers import names, settings_schema
+from fuse_repro.core.schema import (
+    POSITIVE_INT,
+    Boolean,
+    Choice,
+    ListOf,
+    Number,
+    Or,
+    ParamsError,
+    Record,
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """An image experiment: its display label, the models it can train, input channels."""
+
+    label: str
+    models: tuple[str, ...]
+    channels: int
+
+
+DATASETS = {
+    "fashion_mnist": Dataset("FashionMNIST", ("cnn", "mlp"), 1),
+    "cifar10": Dataset("CIFAR-10", ("densenet_paper", "densenet_bc100"), 3),
+}
+"""The image experiments (one ``params.yaml`` block and one pipeline stage each)."""
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def schema(dataset: str) -> dict[str, Any]:
+    """The schema of ``dataset``'s block at one scale."""
+    sizes = SPLIT_SIZES[dataset]
+    return {
+        "models": ListOf(Choice(DATASETS[dataset].models)),
+        "optimizers": ListOf(Choice(names("image"))),
+        "seeds": ListOf(Number(integer=True, low=0)),
+        "epochs": POSITIVE_INT,
+        "batch_size": POSITIVE_INT,
+        "train_size": Number(integer=True, low=1, high=sizes["train"], nullable=True),
+        "test_size": Number(integer=True, low=1, high=sizes["test"], nullable=True),
+        "normalize": Or(
+            None,
+            Record(
+                {
+                    "mean": ListOf(Number(), unique=False),
+                    "std": ListOf(Number(low=0.0, positive=True), unique=False),
+                }
+            ),
+        ),
+        "device": Choice(DEVICES),
+        "channels_last": Boolean(),
+        "bf16": Boolean(),
+        "processes": POSITIVE_INT,
+        "target_accuracy": Number(low=0.0, high=1.0),
+        **settings_schema("image"),
+    }
+
+
+def check_relations(block: dict[str, Any], dataset: str, key: str) -> None:
+    """Relations between the keys of ``dataset``'s block (``key``: its path)."""
+    if block["adam_sgd"]["switch_epoch"] > block["epochs"]:
+        raise ParamsError(
+            f"{key}.adam_sgd.switch_epoch: must be <= epochs "
+            f"({block['epochs']}), got {block['adam_sgd']['switch_epoch']}"
+        )
+    if block["batch_size"] % block["processes"]:
+        raise ParamsError(
+            f"{key}.batch_size: must be divisible by processes "
+            f"({block['processes']}), got {block['batch_size']}"
+        )
+    channels = DATASETS[dataset].channels
+    for stat in ("mean", "std"):
+        if block["normalize"] is not None and len(block["normalize"][stat]) != channels:
+            raise ParamsError(
+                f"{key}.normalize.{stat}: needs {channels} values (one per "
+                f"channel), got {block['normalize'][stat]!r}"
+            )
