@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make reproduce   environment (if missing) + data (verified) + dvc repro
 #   make test        environment (if missing) + lint (ruff) + the test suite
+#   make lab         JupyterLab at the repository root, kernel "Python (fuse-repro)"
 # Data source for `make data`: MIRROR=DIR or $FUSE_DATA_MIRROR (a local copy laid out as
 # ../shared/datasets), else the official downloads through torchvision.
 
@@ -10,7 +11,7 @@ BIN    := $(abspath $(VENV))/bin
 MIRROR ?= $(FUSE_DATA_MIRROR)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: env data reproduce test
+.PHONY: env data reproduce test lab
 
 env: $(VENV)/.installed
 
@@ -34,3 +35,6 @@ test: env
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+lab: env
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks

@@ -128,12 +128,28 @@ def test_dvc_repro_builds_everything_and_a_second_run_is_a_no_op(repo):
     assert "CIFAR-10 (JPEG re-encoding)" in report and "4,682 parameters" in report
     markdown = (path / "reports" / "report.md").read_text()
     assert "FUSE-PV (epoch)" in markdown and "Toy ablation" in markdown
+    assert "](report_files/" in markdown and list((path / "reports" / "report_files").glob("*.png"))
 
     stamps = {p: p.stat().st_mtime_ns for p in (path / "results").rglob("*") if p.is_file()}
     second = run(["dvc", "repro"], path, env)
     assert "Running stage" not in second
     assert stamps == {p: p.stat().st_mtime_ns for p in (path / "results").rglob("*") if p.is_file()}
     assert "up to date" in run(["dvc", "status"], path, env)
+
+
+def test_a_notebook_runs_from_notebooks_as_in_jupyterlab(repo, tmp_path):
+    """JupyterLab runs a notebook with its folder as the working directory; the notebook
+    finds the repository root itself and reads what the pipeline wrote."""
+    path, env = repo
+    if not (path / "dvc.lock").exists():
+        pytest.skip("needs the pipeline built by the first test")
+    executed = tmp_path / "report.ipynb"
+    run(
+        ["papermill", "notebooks/report.ipynb", str(executed), "--cwd", "notebooks"],
+        path,
+        env,
+    )
+    assert "Toy ablation" in executed.read_text()
 
 
 def test_changing_one_experiment_parameter_reruns_that_stage_and_the_report(repo):

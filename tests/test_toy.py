@@ -12,7 +12,7 @@ import scipy.optimize
 import torch
 
 from fuse_repro.params import load, resolve
-from fuse_repro.report import write_report
+from fuse_repro.report import Figure
 from fuse_repro.toy import grid as toy_grid
 from fuse_repro.toy import plots as toy_plots
 from fuse_repro.toy import report as toy_report
@@ -325,9 +325,16 @@ def test_stage_code_end_to_end_and_resume(config, tmp_path, monkeypatch):
             figures, ("paths_noise0.png", "gap_noise1.png", "ablation_rosenbrock_2d.png")
         )
     ]
-    blocks = toy_report.section(tables, figures, config)
-    md, _ = write_report(blocks, tmp_path / "report")
-    text = md.read_text()
+    items = toy_report.section(config, tmp_path / "out")
+    text = "\n\n".join(item for item in items if isinstance(item, str))
+    assert [item.path.name for item in items if isinstance(item, Figure)] == []  # none there
+    (tmp_path / "out" / "figures").mkdir()
+    for figure in figures:
+        figure.rename(tmp_path / "out" / "figures" / figure.name)
+    captions = [
+        i.caption for i in toy_report.section(config, tmp_path / "out") if isinstance(i, Figure)
+    ]
+    text += "\n".join(captions)
     assert "Toy ablation" in text and "scipy L-BFGS-B (noise-free)" in text
     assert "Against the paper's statement that the epoch rule" in text
     assert "gradient noise 1" in text and "Ablation heat maps on rosenbrock_2d" in text

@@ -9,6 +9,7 @@ import torch
 
 from fuse_repro import report
 from fuse_repro.core.optimizers import names
+from fuse_repro.image import report as image_report
 from fuse_repro.image import runs as train_module
 from fuse_repro.image.plots import learning_curves
 from fuse_repro.image.runs import LOG_COLUMNS, Split, run_grid, train_run
@@ -97,24 +98,19 @@ def test_outputs_figures_and_report(log, config, tmp_path):
     assert figure.stat().st_size > 10_000
 
     manifest = {"fashion_mnist": {"source_label": "Fashion-MNIST (official files)"}}
-    blocks = report.header("quick", manifest, report.environment())
-    notes = report.fashion_mnist_notes(config)
-    assert "batch 64, 3 epochs" in notes[0] and "max_eval=4" in notes[0]
-    blocks += report.experiment_section(
-        "Toy", summary_table(frame, 0.2), [report.Figure(figure, "toy curves")], notes
+    assert "Fashion-MNIST (official files)" in report.header(
+        "quick", manifest, {"commit": "c", "device": "cpu", "python": "3", "packages": "torch"}
     )
-    md, html = report.write_report(blocks, tmp_path / "reports")
-    text = md.read_text()
-    assert "| mlp | FUSE-PV (epoch) | 2 |" in text and "(2/2)" in text
-    assert "![toy curves](figures/mlp.png)" in text
-    assert (tmp_path / "reports" / "figures" / "mlp.png").is_file()
-    page = html.read_text()
-    assert "data:image/png;base64," in page and "<table" in page
-    assert "Fashion-MNIST (official files)" in page
+    items = image_report.section(config, dict(config, epochs=100), tmp_path / "out", manifest)
+    text = "\n\n".join(item for item in items if isinstance(item, str))
+    assert text.startswith("### FashionMNIST") and "batch 64, 3 epochs" in text
+    assert "max_eval=4" in text and "(2/2)" in text
     assert any(
-        "rules that switched, by test accuracy" in line
-        for line in report.claims(summary_table(frame, 0.2))
+        row.split("|")[1:4] == [" mlp ", " FUSE-PV (epoch) ", " 2 "]
+        for row in (" ".join(line.split()) for line in text.splitlines())
     )
+    assert [item.path for item in items if isinstance(item, report.Figure)] == [figure]
+    assert "rules that switched, by test accuracy" in text
 
 
 def test_target_accuracy_and_phase_speed(log):
@@ -187,7 +183,7 @@ def test_speed_notes_scale_this_runs_epochs_to_the_paper():
             "evals": [64, 256, 64],
         }
     )
-    quick = {"train_size": 5000, "batch_size": 256}
+    quick = {"train_size": 5000, "batch_size": 256, "experiment": "cifar10"}
     paper = {
         "train_size": None,
         "models": ["m"],
@@ -196,14 +192,13 @@ def test_speed_notes_scale_this_runs_epochs_to_the_paper():
         "seeds": [0, 1],
         "batch_size": 512,
     }
-    (note,) = report.speed_notes(
+    (note,) = image_report.speed_notes(
         pd.DataFrame(
             columns=["model", "phase", "reference", "epochs", "per_epoch", "per_eval"]
         ).astype(object),
         times,
         quick,
         paper,
-        50000,
         "test CPU",
     )
     hours = (2.0 + 10.0) * 10 * 50 * 2 / 3600  # s/epoch (adam + lbfgs) x 10x data x epochs x seeds

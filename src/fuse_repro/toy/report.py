@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fuse_repro.report import Figure, Heading, Paragraph, Table
+from fuse_repro.report import Figure, Item, table
 from fuse_repro.toy.summary import RULES, ranked, rule_verdict, variant_label
 
 DETERMINISTIC = ("scipy", "fuse-theta=0", "lbfgs", "fuse_pv_epoch", "adam")
@@ -169,35 +169,33 @@ def ablation_findings(ablation: pd.DataFrame, target_gap: float) -> list[str]:
     return lines
 
 
-def section(tables: dict[str, pd.DataFrame], figures: list[Path], config: dict[str, Any]) -> list:
-    """The toy ablation's report blocks; ``figures`` are the notebook's PNG files."""
-    comparison = tables["comparison"]
-    blocks: list = [Heading("Toy ablation: test functions with known minima")]
-    blocks += [Paragraph(note) for note in notes(config)]
+TABLES = ("comparison", "ablation", "rules")
+"""The summaries (``results/toy/<name>.csv``) the section reads."""
+
+
+def section(config: dict[str, Any], results_dir: Path) -> list[Item]:
+    """The toy study's report section from its results folder: setup, comparison tables,
+    findings stated from the numbers, the verdict on the switch rules, the figures."""
+    tables = {name: pd.read_csv(results_dir / f"{name}.csv") for name in TABLES}
+    comparison, target = tables["comparison"], config["target_gap"]
+    items: list[Item] = ["## Toy ablation: test functions with known minima", *notes(config)]
     for noise in config["noise_scales"]:
         what = (
             "median closure evaluations to the target"
             if noise == 0.0
             else "median f − f* at the budget (scipy runs noise-free only)"
         )
-        blocks += [
-            Paragraph(f"Gradient noise {noise:g}: success rate · {what}."),
-            Table(comparison_table(comparison, noise)),
+        items += [
+            f"Gradient noise {noise:g}: success rate · {what}.",
+            table(comparison_table(comparison, noise)),
         ]
-    blocks.append(Paragraph(deterministic_finding(comparison)))
-    target = config["target_gap"]
-    blocks += [
-        Paragraph(noisy_finding(comparison, noise, target))
-        for noise in config["noise_scales"]
-        if noise > 0
+    items.append(deterministic_finding(comparison))
+    items += [noisy_finding(comparison, noise, target) for noise in config["noise_scales"] if noise]
+    items += ablation_findings(tables["ablation"], target)
+    items += [
+        "FUSE-PV's switch rules per function and noise scale (success rate · median final f − f*):",
+        table(rules_table(tables["rules"])),
+        rule_verdict(tables["rules"]),
     ]
-    blocks += [Paragraph(line) for line in ablation_findings(tables["ablation"], target)]
-    blocks += [
-        Paragraph(
-            "FUSE-PV's switch rules per function and noise scale (success rate · "
-            "median final f − f*):"
-        ),
-        Table(rules_table(tables["rules"])),
-        Paragraph(rule_verdict(tables["rules"])),
-    ]
-    return blocks + [Figure(path, caption(path)) for path in figures]
+    figures = sorted((results_dir / "figures").glob("*.png"))
+    return items + [Figure(path, caption(path)) for path in figures]
