@@ -11,6 +11,7 @@ import pytest
 import scipy.optimize
 import torch
 
+from fuse_repro.core.optimizers import FUSE_PV_RULES
 from fuse_repro.params import load, resolve
 from fuse_repro.report import Figure
 from fuse_repro.toy import grid as toy_grid
@@ -275,9 +276,7 @@ def test_rule_verdict_counts_wins_and_ties():
         ("f2", (1e-2, 1e-4, 1e-1)),
         ("f3", (1e-3, 1e-3, 1e-3)),
     ):
-        rows += [
-            (function, 0.0, rule, 1.0, gap, np.nan) for rule, gap in zip(toy_results.RULES, gaps)
-        ]
+        rows += [(function, 0.0, rule, 1.0, gap, np.nan) for rule, gap in zip(FUSE_PV_RULES, gaps)]
     ranking = toy_results.rule_ranking(_cells(rows), 1e-8)
     assert ranking["winner"].tolist()[:2] == ["fuse_pv_epoch", "fuse_pv_gradient"]
     assert ranking["tied"].tolist() == [False, False, True]

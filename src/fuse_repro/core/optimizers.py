@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from fuse import FUSE
+from fuse import FUSE, SWITCH_RULES
 from fuse_repro.core.schema import LEARNING_RATE, POSITIVE_INT, Number
 
 FAMILIES = ("image", "toy")
@@ -279,7 +279,7 @@ REGISTRY: dict[str, OptimizerSpec] = {
                 partial(_fuse_pv, rule=rule),
                 switch=rule,
             )
-            for rule in ("epoch", "gradient", "loss")
+            for rule in SWITCH_RULES
         ),
         OptimizerSpec(
             "fuse",
@@ -301,6 +301,10 @@ REGISTRY: dict[str, OptimizerSpec] = {
 }
 
 LABELS = {name: spec.label for name, spec in REGISTRY.items()}
+FUSE_PV_RULES = tuple(
+    name for name, spec in REGISTRY.items() if spec.family == "hybrid" and spec.switch
+)
+"""FUSE-PV with each of its switch rules (the paper's epoch rule first)."""
 
 
 def names(family: str) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from fuse_repro.core.data import SPLIT_SIZES
-from fuse_repro.core.optimizers import LABELS
+from fuse_repro.core.optimizers import FUSE_PV_RULES, LABELS
 from fuse_repro.image.settings import DATASETS
 from fuse_repro.image.summary import phase_speed
 from fuse_repro.report import Figure, Item, table
@@ -218,19 +218,13 @@ def claims(summary: pd.DataFrame) -> list[str]:
                     f"{LABELS[baseline]}."
                 )
         switched = dict(zip(runs["optimizer"], runs["switch_epoch"]))
-        never = [
-            r
-            for r in ("fuse_pv_epoch", "fuse_pv_gradient", "fuse_pv_loss")
-            if r in switched and pd.isna(switched[r])
-        ]
+        never = [r for r in FUSE_PV_RULES if r in switched and pd.isna(switched[r])]
         for rule in never:
             lines.append(
                 f"{model.upper()}: {LABELS[rule]} never switched in any "
                 "seed, so its runs are Adam throughout."
             )
-        rules = {
-            r: acc[r] for r in ("fuse_pv_epoch", "fuse_pv_gradient", "fuse_pv_loss") if r in acc
-        }
+        rules = {r: acc[r] for r in FUSE_PV_RULES if r in acc}
         rules = {r: v for r, v in rules.items() if r not in never}
         if len(rules) > 1:
             best = max(rules, key=rules.get)

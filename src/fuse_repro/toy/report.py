@@ -9,8 +9,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from fuse_repro.core.optimizers import FUSE_PV_RULES
 from fuse_repro.report import Figure, Item, table
-from fuse_repro.toy.summary import RULES, ranked, rule_verdict, variant_label
+from fuse_repro.toy.summary import ranked, rule_verdict, variant_label
 
 DETERMINISTIC = ("scipy", "fuse-theta=0", "lbfgs", "fuse_pv_epoch", "adam")
 
@@ -70,7 +71,7 @@ def rules_table(rules: pd.DataFrame) -> pd.DataFrame:
     """Per function and noise scale: each switch rule's success rate and median final gap,
     and the winner (or a tie)."""
     table = pd.DataFrame({"function": rules["function"], "noise": rules["noise"]})
-    for rule in RULES:
+    for rule in FUSE_PV_RULES:
         table[variant_label(rule)] = [
             f"{s:.0%} · {g:.1e}"
             for s, g in zip(rules[f"{rule}_success_rate"], rules[f"{rule}_median_final_gap"])

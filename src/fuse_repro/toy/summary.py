@@ -12,13 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from fuse_repro.core.optimizers import LABELS, REGISTRY
+from fuse_repro.core.optimizers import FUSE_PV_RULES, LABELS
 from fuse_repro.toy.grid import ablation_variants, function_key, main_variants
 
 RUN_KEYS = ["function", "variant", "noise", "start"]
 CELL_KEYS = ["function", "variant", "noise"]
-RULES = tuple(name for name, spec in REGISTRY.items() if spec.switch and "toy" in spec.families)
-"""FUSE-PV's switch rules, as the toy study runs them."""
 TOY_LABELS = {**LABELS, "lbfgs": "L-BFGS (torch)", "fuse-theta=0": "L-BFGS (FUSE, θ=0)"}
 GAP_FLOOR = 1e-16  # gaps are clipped here on log axes (f* itself has rounding error)
 
@@ -200,7 +198,7 @@ def rule_ranking(table: pd.DataFrame, target_gap: float) -> pd.DataFrame:
     columns function, noise, winner, tied (the best two equal on every key), and each
     rule's success rate, median final gap and median evaluations to the target."""
     rows = []
-    rules = table[table["variant"].isin(RULES)]
+    rules = table[table["variant"].isin(FUSE_PV_RULES)]
     columns = ("success_rate", "median_final_gap", "median_evals_to_target")
     for (function, noise), cell in rules.groupby(["function", "noise"], sort=False):
         order = ranked(cell, target_gap)
@@ -209,7 +207,7 @@ def rule_ranking(table: pd.DataFrame, target_gap: float) -> pd.DataFrame:
         by_rule = cell.set_index("variant")
         rows.append(
             {"function": function, "noise": noise, "winner": best.variant, "tied": tied}
-            | {f"{r}_{c}": by_rule[c].get(r, np.nan) for r in RULES for c in columns}
+            | {f"{r}_{c}": by_rule[c].get(r, np.nan) for r in FUSE_PV_RULES for c in columns}
         )
     return pd.DataFrame(rows)
 
@@ -218,8 +216,8 @@ def rule_verdict(ranking: pd.DataFrame) -> str:
     """One sentence on the paper's statement that the epoch rule slightly outperforms the
     gradient and loss rules, from :func:`rule_ranking`."""
     decided = ranking[~ranking["tied"]]
-    wins = decided["winner"].value_counts().reindex(list(RULES), fill_value=0)
-    counts = ", ".join(f"{variant_label(r)} {wins[r]}" for r in RULES)
+    wins = decided["winner"].value_counts().reindex(list(FUSE_PV_RULES), fill_value=0)
+    counts = ", ".join(f"{variant_label(r)} {wins[r]}" for r in FUSE_PV_RULES)
     if decided.empty:
         verdict = "cannot test it (every comparison is a tie)"
     elif wins["fuse_pv_epoch"] == wins.max() and (wins == wins.max()).sum() == 1:
