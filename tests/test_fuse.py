@@ -12,7 +12,7 @@ import torch
 from fuse import FUSE
 
 
-# ---------------------------------------------------------------- fixtures
+# ---------------------------------------------------------------- helpers
 def small_net(seed: int = 0) -> torch.nn.Module:
     torch.manual_seed(seed)
     return torch.nn.Sequential(
@@ -31,14 +31,35 @@ def regression_batches(n_batches: int = 10, batch: int = 32, seed: int = 1):
     return list(zip(x, y))
 
 
-def make_closure(model, opt, x, y):
+def objective_closure(opt, x, objective):
+    """The closure of ``opt`` that evaluates ``objective(x)`` and its gradient."""
+
     def closure():
         opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(model(x), y)
-        loss.backward()
-        return loss
+        f = objective(x)
+        f.backward()
+        return f
 
     return closure
+
+
+def make_closure(model, opt, x, y):
+    """The closure of the regression loss of ``model`` on the batch ``(x, y)``."""
+    return objective_closure(opt, x, lambda v: torch.nn.functional.mse_loss(model(v), y))
+
+
+def poisoned_closure(model, opt, x, y):
+    """As :func:`make_closure`, but the loss (and every gradient) is NaN."""
+    return objective_closure(
+        opt, x, lambda v: torch.nn.functional.mse_loss(model(v), y) * float("nan")
+    )
+
+
+def run_full_batch(x, objective, **kwargs):
+    """One full-batch L-BFGS step of up to 10,000 iterations on ``objective`` from ``x``."""
+    opt = FUSE([x], theta=0.0, max_iter=10_000, **kwargs)
+    opt.step(objective_closure(opt, x, objective))
+    return opt
 
 
 def train(model, opt, batches, steps, start=0, epoch_len=None):
@@ -61,6 +82,11 @@ def assert_same(a, b):
 
 def rosenbrock(x):
     return (100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2).sum()
+
+
+def half_square(x):
+    """f = |x|^2 / 2: its gradient is x and its Hessian the identity."""
+    return 0.5 * x.pow(2).sum()
 
 
 # ---------------------------------------------- Adam phase: torch.optim.Adam
@@ -136,22 +162,6 @@ def test_blend_is_the_convex_combination_of_the_two_steps():
 
 
 # ---------------------------------------- deterministic problems, full batch
-def objective_closure(opt, x, objective):
-    def closure():
-        opt.zero_grad()
-        f = objective(x)
-        f.backward()
-        return f
-
-    return closure
-
-
-def run_full_batch(x, objective, **kwargs):
-    opt = FUSE([x], theta=0.0, max_iter=10_000, **kwargs)
-    opt.step(objective_closure(opt, x, objective))
-    return opt
-
-
 def test_strongly_convex_quadratic_kappa_1e3_to_gradient_norm_1e_8():
     gen = torch.Generator().manual_seed(0)
     q, _ = torch.linalg.qr(torch.randn(50, 50, generator=gen, dtype=torch.float64))
@@ -199,13 +209,7 @@ def test_fixed_step_lbfgs_converges_on_a_quadratic():
     a = torch.diag(torch.linspace(1.0, 4.0, 10, dtype=torch.float64))
     x = torch.ones(10, dtype=torch.float64, requires_grad=True)
     opt = FUSE([x], theta=0.0, line_search=None, lbfgs_lr=0.5, tolerance_change=0.0)
-
-    def closure():
-        opt.zero_grad()
-        f = 0.5 * x @ a @ x
-        f.backward()
-        return f
-
+    closure = objective_closure(opt, x, lambda v: 0.5 * v @ a @ v)
     for _ in range(60):
         opt.step(closure)
     assert x.detach().abs().max() < 1e-6
@@ -220,14 +224,7 @@ def test_pairs_come_from_one_batch_and_bad_pairs_are_skipped():
     pair can only come from the objective itself, and is then skipped."""
     x = torch.tensor([1.0, 1.0], dtype=torch.float64, requires_grad=True)
     opt = FUSE([x], theta=0.0, line_search=None, lbfgs_lr=0.5)
-
-    def concave():
-        opt.zero_grad()
-        f = -(x**2).sum() + 0.01 * (x**4).sum()
-        f.backward()
-        return f
-
-    opt.step(concave)
+    opt.step(objective_closure(opt, x, lambda v: -(v**2).sum() + 0.01 * (v**4).sum()))
     assert opt.counters["skipped_pairs"] == 1
     assert opt.counters["history_len"] == 0
 
@@ -268,15 +265,15 @@ def run_gradient_rule(threshold, epochs=12):
     )
 
     def closure_recording(x, y):
-        def closure():
-            opt.zero_grad()
-            loss = torch.nn.functional.mse_loss(model(x), y)
-            loss.backward()
+        closure = make_closure(model, opt, x, y)
+
+        def recording():
+            loss = closure()
             if opt.phase == "adam":
                 norms.append(torch.sqrt(sum((p.grad**2).sum() for p in model.parameters())))
             return loss
 
-        return closure
+        return recording
 
     epoch_means, switched_at = [], None
     for epoch in range(1, epochs + 1):
@@ -297,7 +294,8 @@ def test_gradient_rule_fires_at_the_first_warm_epoch_below_threshold():
     means_seen, switched_at, opt = run_gradient_rule(threshold)
     assert switched_at == expected == opt.counters["switch_epoch"]
     assert means_seen == means[:expected]
-    assert means[expected - 1] == pytest.approx(opt._fuse["last_epoch_grad_norm"], rel=1e-5)
+    last_epoch_grad_norm = opt.state_dict()["fuse"]["last_epoch_grad_norm"]
+    assert means[expected - 1] == pytest.approx(last_epoch_grad_norm, rel=1e-5)
     assert opt.phase == "lbfgs" and opt.counters["lbfgs_iterations"] > 0
 
 
@@ -329,15 +327,7 @@ def test_nonfinite_loss_restores_last_good_point_and_keeps_adam_state():
     assert opt.counters["history_len"] > 0
     adam_state = {p: {k: v.clone() for k, v in s.items()} for p, s in opt.state.items()}
     before = params_of(model)
-    x, y = batches[0]
-
-    def poisoned():
-        opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(model(x), y) * float("nan")
-        loss.backward()
-        return loss
-
-    opt.step(poisoned)
+    opt.step(poisoned_closure(model, opt, *batches[0]))
     assert_same(before, params_of(model))
     assert opt.counters["nonfinite_recoveries"] == 1
     assert opt.counters["history_len"] == 0
@@ -355,15 +345,7 @@ def test_nonfinite_batch_in_a_blend_step_leaves_adam_state_and_parameters():
     train(model, opt, batches, 3)
     before = params_of(model)
     adam_state = {p: {k: v.clone() for k, v in s.items()} for p, s in opt.state.items()}
-    x, y = batches[0]
-
-    def poisoned():
-        opt.zero_grad()
-        loss = torch.nn.functional.mse_loss(model(x), y) * float("nan")
-        loss.backward()
-        return loss
-
-    opt.step(poisoned)
+    opt.step(poisoned_closure(model, opt, *batches[0]))
     assert_same(before, params_of(model))
     for p in model.parameters():
         assert torch.equal(adam_state[p]["exp_avg"], opt.state[p]["exp_avg"])
@@ -374,12 +356,8 @@ def test_nonfinite_batch_in_a_blend_step_leaves_adam_state_and_parameters():
 def test_nonfinite_trial_is_a_failed_trial_not_a_failed_step():
     x = torch.tensor([0.5, 0.5], dtype=torch.float64, requires_grad=True)
     opt = FUSE([x], theta=0.0, lbfgs_lr=10.0)
-
-    def closure():  # log barrier: the first trial (far out) is non-finite
-        opt.zero_grad()
-        f = -torch.log(1.0 - x.pow(2).sum()) + x.sum()
-        f.backward()
-        return f
+    # log barrier: the first trial (far out) is non-finite
+    closure = objective_closure(opt, x, lambda v: -torch.log(1.0 - v.pow(2).sum()) + v.sum())
 
     f0 = closure().item()
     opt.step(closure)
@@ -490,6 +468,8 @@ def test_one_host_read_per_closure_evaluation(monkeypatch, max_iter, max_eval):
     """By design the L-BFGS phase reads the device once per closure evaluation, plus once
     per further iteration on the same batch; Adam steps never read it."""
     reads = []
+    # FUSE._to_host is private, but the host reads it makes are what this test counts and
+    # no public counter reports them.
     original = FUSE._to_host
     monkeypatch.setattr(
         FUSE, "_to_host", staticmethod(lambda *s: reads.append(len(s)) or original(*s))
@@ -529,7 +509,7 @@ def test_max_eval_stops_iterating_like_torch_lbfgs():
 # ------------------------------------------- line search near the float limits
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 def test_cubic_interpolation_is_finite_and_inside_its_bracket_near_the_float_limits(dtype):
-    from fuse import _cubic_minimizer
+    from fuse import _cubic_minimizer  # private: the interpolation itself is what is tested
 
     big = torch.finfo(dtype).max
     cases = [
@@ -574,14 +554,12 @@ def test_a_failed_search_is_not_repeated_the_next_step_tries_a_shorter_step():
     x = torch.tensor([1e-7, 0.0], dtype=torch.float64, requires_grad=True)
     trials = []
 
-    def closure():
-        opt.zero_grad()
-        f = x.sum() - torch.log(1e-6 - x.pow(2).sum().sqrt())  # finite for |x| < 1e-6
-        f.backward()
-        trials.append(x.detach().norm().item())
-        return f
+    def objective(v):
+        trials.append(v.detach().norm().item())
+        return v.sum() - torch.log(1e-6 - v.pow(2).sum().sqrt())  # finite for |v| < 1e-6
 
     opt = FUSE([x], theta=0.0, max_ls=3)
+    closure = objective_closure(opt, x, objective)
     opt.step(closure)
     first = opt.counters
     assert first["line_search_failures"] == 1 and first["nonfinite_trials"] == 3
@@ -663,24 +641,12 @@ def test_pure_adam_fuse_steps_without_a_closure_like_torch_adam():
     assert_same(params_of(ref), params_of(ours))
 
 
-def lbfgs_steps_taken(opt, x, steps=4):
-    """Fixed-step L-BFGS on f = |x|^2 / 2 from x: the step lengths actually used
-    (x_{k+1} = x_k + t d_k with d_0 = -g_0 = -x_0 scaled by the empty-history rule)."""
-    lengths = []
-    closure = objective_closure(opt, x, lambda v: 0.5 * v.pow(2).sum())
-    for _ in range(steps):
-        before = x.detach().clone()
-        opt.step(closure)
-        lengths.append((x.detach() - before).norm().item())
-    return lengths
-
-
 def test_lbfgs_step_length_lives_in_the_param_groups_and_is_checkpointed():
     x = torch.full((4,), 10.0, dtype=torch.float64, requires_grad=True)
     opt = FUSE([x], theta=0.0, line_search=None, lbfgs_lr=0.5)
     assert opt.param_groups[0]["lbfgs_lr"] == 0.5
     opt.param_groups[0]["lbfgs_lr"] = 0.25
-    closure = objective_closure(opt, x, lambda v: 0.5 * v.pow(2).sum())
+    closure = objective_closure(opt, x, half_square)
     opt.step(closure)
     # empty history: t0 = lbfgs_lr * min(1, 1/|d|), |d| = |x0| = 20, so x moves 0.25
     assert (x.detach() - 10.0).norm().item() == pytest.approx(0.25)
@@ -697,7 +663,7 @@ def test_a_torch_scheduler_drives_the_lbfgs_step_when_asked():
         x = torch.ones(3, dtype=torch.float64, requires_grad=True)
         opt = FUSE([x], theta=0.0, line_search=None, lbfgs_lr=0.5, lbfgs_lr_scheduled=scheduled)
         scheduler = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.1**k)
-        closure = objective_closure(opt, x, lambda v: 0.5 * v.pow(2).sum())
+        closure = objective_closure(opt, x, half_square)
         lengths = []
         for _ in range(3):
             before = x.detach().clone()
@@ -768,13 +734,7 @@ def test_a_closure_without_backward_is_an_error_not_convergence():
 def test_sparse_gradients_in_the_lbfgs_phase_are_refused_by_name():
     emb = torch.nn.Embedding(10, 3, sparse=True)
     opt = FUSE(emb.parameters(), theta=0.0)
-
-    def closure():
-        opt.zero_grad()
-        loss = emb(torch.tensor([1, 2])).sum()
-        loss.backward()
-        return loss
-
+    closure = objective_closure(opt, torch.tensor([1, 2]), lambda i: emb(i).sum())
     with pytest.raises(RuntimeError, match="sparse"):
         opt.step(closure)
 

@@ -41,6 +41,11 @@ N_BATCHES, BATCH, DIM = 4, 32, 4  # per rank: one epoch = N_BATCHES steps
 
 # Shared by every scenario: Adam hyper-parameters and L-BFGS settings.
 _BASE = dict(lr=1e-2, history_size=5, max_iter=3)
+# One closure evaluation per line search, so that every rank calls DDP's backward the same
+# number of times whatever its decisions (see the module's docstring).
+_MAX_LS1 = dict(
+    _BASE, switch="epoch", switch_step=4, max_iter=1, max_ls=1, line_search="strong_wolfe"
+)
 
 SCENARIOS: dict[str, dict] = {
     # (a) switch by step count partway through epoch 3, then strong-Wolfe L-BFGS.
@@ -64,31 +69,9 @@ SCENARIOS: dict[str, dict] = {
         epochs=5, fuse=dict(_BASE, switch="epoch", switch_epoch=2, line_search=None, lbfgs_lr=0.5)
     ),
     # One closure evaluation per line search: the twin of the negative control.
-    "epoch_max_ls1": dict(
-        epochs=6,
-        fuse=dict(
-            _BASE,
-            switch="epoch",
-            switch_step=4,
-            max_iter=1,
-            max_ls=1,
-            line_search="strong_wolfe",
-            distributed=True,
-        ),
-    ),
+    "epoch_max_ls1": dict(epochs=6, fuse=dict(_MAX_LS1, distributed=True)),
     # Negative control: as "epoch_max_ls1", but FUSE does not average the loss.
-    "epoch_max_ls1_local": dict(
-        epochs=6,
-        fuse=dict(
-            _BASE,
-            switch="epoch",
-            switch_step=4,
-            max_iter=1,
-            max_ls=1,
-            line_search="strong_wolfe",
-            distributed=False,
-        ),
-    ),
+    "epoch_max_ls1_local": dict(epochs=6, fuse=dict(_MAX_LS1, distributed=False)),
 }
 POSITIVE = [name for name in SCENARIOS if not name.endswith("_local")]
 
@@ -200,12 +183,13 @@ def results(tmp_path_factory) -> dict[str, list[dict]]:
 
     out_dir = tmp_path_factory.mktemp("fuse_ddp")
     init_file = out_dir / "filestore"  # must not exist yet: a fresh rendezvous
-    here = pathlib.Path(__file__).resolve().parent
-    src_dir = str(here.parent / "src")
+    here = pathlib.Path(__file__).resolve()
+    src_dir = str(here.parents[1] / "src")
     with pytest.MonkeyPatch.context() as mp:
         # spawn hands the parent's sys.path to the children, which import this module
-        # (by the name pytest gave it) to unpickle _worker.
-        mp.syspath_prepend(str(here))
+        # (by the name pytest gave it, e.g. "tests.test_fuse_distributed") to unpickle
+        # _worker: the folder that name is relative to must be on the path.
+        mp.syspath_prepend(str(here.parents[__name__.count(".")]))
         mp.setenv("OMP_NUM_THREADS", "1")
         mp.setenv("MKL_NUM_THREADS", "1")
         start = time.perf_counter()

@@ -24,9 +24,10 @@ import torch
 
 from fuse_repro.core.optimizers import names
 from fuse_repro.core.runstore import NUMERICS_VERSION
-from fuse_repro.image.runs import Split, train_run
+from fuse_repro.image.runs import train_run
 from fuse_repro.toy import runs as toy
 from fuse_repro.toy.grid import Variant
+from tests.helpers import synthetic_splits
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 MANIFEST = GOLDEN / "manifest.json"
@@ -99,18 +100,6 @@ TOY_VARIANTS = [
 TOY_VARIANTS += [Variant("fuse", {"theta": theta}) for theta in (0.0, 0.5)]
 
 
-def synthetic_splits(shape: tuple[int, ...], normalize: dict | None) -> tuple[Split, Split]:
-    """Seeded random images whose label is the brightest of ten bands (learnable)."""
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randint(0, 256, (96, *shape), dtype=torch.uint8, generator=gen)
-    y = x.float().reshape(96, -1)[:, :780].reshape(96, 10, 78).mean(-1).argmax(1)
-    cpu = torch.device("cpu")
-    return (
-        Split.from_uint8(x[:64], y[:64], cpu, normalize=normalize),
-        Split.from_uint8(x[64:], y[64:], cpu, normalize=normalize),
-    )
-
-
 def image_log(experiment: str) -> pd.DataFrame:
     """Every model x optimizer of ``experiment`` for seed 0 on synthetic images."""
     models, shape, normalize = IMAGES[experiment]
@@ -151,13 +140,7 @@ def recorded_version() -> int | None:
     return json.loads(MANIFEST.read_text())["numerics_version"] if MANIFEST.is_file() else None
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One thread: the same reduction order wherever the tests run."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # the same reduction order everywhere
 
 
 @pytest.mark.parametrize("name", list(LOGS))

@@ -2,20 +2,18 @@
 reported with the key's full path before any work starts."""
 
 import copy
-from pathlib import Path
 
 import pytest
 import yaml
 
 from fuse_repro import params as P
-
-PARAMS = Path(__file__).resolve().parents[1] / "params.yaml"
+from tests.helpers import PARAMS
 
 
 @pytest.fixture
-def committed():
-    with open(PARAMS) as f:
-        return yaml.safe_load(f)
+def committed(committed_params):
+    """A copy of the committed params that a test may break."""
+    return copy.deepcopy(committed_params)
 
 
 def test_committed_params_are_valid_and_quick(committed):

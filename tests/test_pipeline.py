@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-MIRROR = Path(os.environ.get("FUSE_DATA_MIRROR", ROOT.parent / "shared" / "datasets"))
+from tests.helpers import MIRROR, ROOT
 
 pytestmark = [
     pytest.mark.slow,

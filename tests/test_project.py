@@ -10,7 +10,8 @@ import papermill
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.helpers import ROOT
+
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
@@ -28,8 +29,18 @@ def stages() -> dict[str, dict]:
     return expanded
 
 
+def papermill_command(stage: dict) -> list[str] | None:
+    """The papermill command of a stage (its ``cmd`` is one string or a list), split."""
+    commands = stage["cmd"] if isinstance(stage["cmd"], list) else [stage["cmd"]]
+    for command in commands:
+        words = shlex.split(command.split("&&")[-1])
+        if words and words[0] == "papermill":
+            return words
+    return None
+
+
 def notebook_stages() -> dict[str, dict]:
-    return {name: stage for name, stage in stages().items() if "papermill" in stage["cmd"]}
+    return {name: stage for name, stage in stages().items() if papermill_command(stage)}
 
 
 def test_one_template_notebook_per_family_and_the_report():
@@ -50,7 +61,7 @@ def test_notebooks_are_clean_and_parameterised(path):
 @pytest.mark.parametrize("name", sorted(notebook_stages()))
 def test_stage_passes_only_declared_notebook_parameters(name):
     stage = notebook_stages()[name]
-    command = shlex.split(stage["cmd"].split("&&")[-1])
+    command = papermill_command(stage)
     notebook = ROOT / command[1]
     passed = {command[i + 1] for i, word in enumerate(command) if word == "-p"}
     declared = set(papermill.inspect_notebook(str(notebook)))
@@ -85,7 +96,7 @@ def test_stage_deps_cover_every_module_each_notebook_runs():
     """The notebook's imports and, transitively, theirs: a change to any of them must
     rerun the stage (a dependency may be the folder that holds the module)."""
     for name, stage in notebook_stages().items():
-        notebook = shlex.split(stage["cmd"].split("&&")[-1])[1]
+        notebook = papermill_command(stage)[1]
         source = "\n".join(
             "".join(c["source"])
             for c in json.loads((ROOT / notebook).read_text())["cells"]

@@ -98,7 +98,7 @@ def notes(settings: dict, source_label: str, parameters: dict[str, int]) -> list
     return [
         setup_note(settings),
         data,
-        f"{MODEL_NOTES[settings['experiment']]} Built here: {counts}.",
+        f"{MODEL_NOTES.get(settings['experiment'], 'Models:')} Built here: {counts}.",
         differences(settings),
         COUNTING,
     ]

@@ -1,35 +1,23 @@
 """Smoke test of benchmarks/bench_fuse.py: it runs end to end with minimal repeats and
 writes its JSON. It checks no timing: the benchmark's ratios are for humans to read."""
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_fuse.py"
+from tests.helpers import load_benchmark
 
-
-def load_bench(name: str = "bench_fuse.py"):
-    """benchmarks/ is not a package: import the script from its path."""
-    spec = importlib.util.spec_from_file_location(Path(name).stem, BENCH.with_name(name))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_bench_fuse_main_runs_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    threads = torch.get_num_threads()
-    try:  # one thread: quick even on a busy CI machine; restored for the other tests
-        results = load_bench().main(
-            ["--repeats", "2", "--lbfgs-repeats", "1", "--threads", "1", "--sizes", "100"]
-            + ["--out", str(out)]
-        )
-    finally:
-        torch.set_num_threads(threads)
+    results = load_benchmark("bench_fuse").main(
+        ["--repeats", "2", "--lbfgs-repeats", "1", "--threads", "1", "--sizes", "100"]
+        + ["--out", str(out)]
+    )
 
     assert json.loads(out.read_text(encoding="utf-8")) == results
     assert "| model | metric |" in capsys.readouterr().out
@@ -56,5 +44,5 @@ def test_bench_fuse_main_runs_and_writes_json(tmp_path, capsys):
 def test_gpu_sync_check_says_when_there_is_no_gpu(capsys):
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: run benchmarks/gpu_sync_check.py itself")
-    assert load_bench("gpu_sync_check.py").main() == 2
+    assert load_benchmark("gpu_sync_check").main() == 2
     assert "CUDA is not available" in capsys.readouterr().err

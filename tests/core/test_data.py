@@ -6,7 +6,6 @@ local mirror (``../shared/datasets``, read-only); CIFAR-10 is faked with tiny ar
 
 import dataclasses
 import io
-import os
 import pickle
 import subprocess
 import sys
@@ -21,9 +20,8 @@ from torchvision.io import encode_jpeg
 
 from fuse_repro.core import data
 from fuse_repro.core.data import DataError
+from tests.helpers import MIRROR
 
-ROOT = Path(__file__).resolve().parents[1]
-MIRROR = Path(os.environ.get("FUSE_DATA_MIRROR", ROOT.parent / "shared" / "datasets"))
 FASHION = data.REGISTRY["fashion_mnist"][0].files
 # torchvision 0.29 deprecates its JPEG codec in favour of TorchCodec; it still works.
 pytestmark = pytest.mark.filterwarnings("ignore:The image decoding and encoding:DeprecationWarning")

@@ -2,19 +2,18 @@
 BFGS from the standard start reaching the tabulated optimal values, and autograd gradients
 against central differences. CPU, float64, one thread."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from scipy.optimize import minimize
 
-MGH_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "mgh.py"
-_spec = importlib.util.spec_from_file_location("mgh", MGH_PATH)  # benchmarks/ is no package
-mgh = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(mgh)
+from tests.helpers import load_benchmark
+
+mgh = load_benchmark("mgh")
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 NAMES = [p.name for p in mgh.PROBLEMS]
 TABULATED = [name for name in NAMES if name not in mgh.KNOWN_MINIMISERS]
@@ -171,14 +170,6 @@ HAND = [
     "linear_rank1",
     "linear_rank1_zero",
 ]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _close(value: float, f_star: float) -> bool:

@@ -3,28 +3,20 @@ with ``full_batch=True`` it needs at most 1.1x the closure evaluations of scipy'
 (median over the problems both solve) and solves at least as many, from the standard
 start and from 100x it; FUSE's default re-evaluates every step and costs more."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
-import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "testset_lbfgs.py"
-_spec = importlib.util.spec_from_file_location("testset_lbfgs", SCRIPT)
-testset = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(testset)
+from tests.helpers import load_benchmark
+
+testset = load_benchmark("testset_lbfgs")
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def summary():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        records = testset.solve_all(
-            [1.0, 100.0], budget=1500, methods=("scipy", "FUSE full batch", "FUSE default")
-        )
-    finally:
-        torch.set_num_threads(threads)
+    records = testset.solve_all(
+        [1.0, 100.0], budget=1500, methods=("scipy", "FUSE full batch", "FUSE default")
+    )
     rows = testset.summarise(records, methods=("scipy", "FUSE full batch", "FUSE default"))
     print("\n" + testset.markdown(rows))
     return {(row["scale"], row["method"]): row for row in rows}

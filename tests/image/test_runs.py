@@ -1,96 +1,105 @@
-"""What the CIFAR-10 stage needs from the training code, on the CPU: the DenseNets, data
-subsets and normalisation, resuming a killed run bit for bit, bf16 and channels-last
-options, and data parallelism under torchrun with the gloo backend (2 processes)."""
+"""The image training code (fuse_repro.image.runs) on the CPU: the grid of runs and what
+each logs, data subsets and normalisation, rerunning a stage and resuming a killed run
+bit for bit, bf16 and channels-last options, and data parallelism under torchrun with
+the gloo backend (2 processes)."""
 
 import json
-import math
-from pathlib import Path
+import shutil
 
 import pandas as pd
 import pytest
 import torch
 
+from fuse_repro.core.optimizers import names
 from fuse_repro.image import runs as train_module
-from fuse_repro.image.models import build_model, parameter_count
-from fuse_repro.image.runs import Split, run_experiment, train_run
-from fuse_repro.params import load, resolve
+from fuse_repro.image.runs import LOG_COLUMNS, Split, run_experiment, run_grid, train_run
+from tests.helpers import CPU, row_band_images
 
-ROOT = Path(__file__).resolve().parents[1]
 OPTIMIZERS = ["sgd", "adam", "lbfgs", "adam_sgd", "fuse_pv_epoch", "fuse_pv_loss"]
 
 
-def images(n, channels, size, seed):
-    """Random uint8 images whose label is the brightest of ten horizontal bands."""
-    gen = torch.Generator().manual_seed(seed)
-    x = torch.randint(0, 256, (n, channels, size, size), dtype=torch.uint8, generator=gen)
-    bands = x.float().mean(1)[:, :20].reshape(n, 10, -1).mean(-1)  # 10 bands of 2 rows
-    return x, bands.argmax(1)
+# -------------------------------------------------------------------- the grid
+def test_every_run_logs_every_epoch(grid_log, fashion_config):
+    frame, runs = grid_log
+    assert list(frame.columns) == LOG_COLUMNS
+    assert len(frame) == len(names("image")) * 2 * (fashion_config["epochs"] + 1)
+    assert len(list(runs.glob("*.csv"))) == len(names("image")) * 2
+    assert not list(runs.glob("*.tmp"))
+    assert frame[["train_loss", "test_loss", "test_accuracy"]].notna().all().all()
 
 
-@pytest.fixture(scope="module")
-def cifar_config():
-    config = resolve(load(ROOT / "params.yaml"), "cifar10")
-    config.update(epochs=3, batch_size=32, seeds=[0], train_size=None, test_size=None)
-    config["adam_sgd"]["switch_epoch"] = 1
-    config["fuse_pv"].update(switch_epoch=1, warmup_epochs=1, patience=1, min_delta=0.5)
-    return config
+def test_same_initial_weights_per_seed_and_different_across_seeds(grid_log):
+    start = grid_log[0][grid_log[0]["epoch"] == 0]
+    per_seed = start.groupby("seed")["train_loss"].nunique()
+    assert (per_seed == 1).all()
+    assert start.groupby("seed")["train_loss"].first().nunique() == 2
 
 
-@pytest.fixture(scope="module")
-def cifar_splits(cifar_config):
-    cpu = torch.device("cpu")
-    x, y = images(160, 3, 32, seed=0)
-    return (
-        Split.from_uint8(x[:128], y[:128], cpu, normalize=cifar_config["normalize"]),
-        Split.from_uint8(x[128:], y[128:], cpu, normalize=cifar_config["normalize"]),
+def test_closure_evaluations_and_phases(grid_log, fashion_config):
+    frame = grid_log[0]
+    batches = 384 // 64
+    last = frame[frame["epoch"] == fashion_config["epochs"]].set_index(["optimizer", "seed"])
+    assert last.loc[("sgd", 0), "closure_evals"] == fashion_config["epochs"] * batches
+    assert last.loc[("lbfgs", 0), "closure_evals"] > fashion_config["epochs"] * batches
+    phases = frame[(frame["optimizer"] == "adam_sgd") & (frame["seed"] == 0)]["phase"].tolist()
+    assert phases == ["adam", "adam", "adam", "sgd"]
+    epoch_rule = frame[(frame["optimizer"] == "fuse_pv_epoch") & (frame["seed"] == 0)]
+    assert epoch_rule["phase"].tolist() == ["adam", "adam", "lbfgs", "lbfgs"]
+
+
+def test_training_learns(grid_log):
+    frame = grid_log[0]
+    adam = frame[frame["optimizer"] == "adam"].groupby("epoch")["train_loss"].mean()
+    assert adam.iloc[-1] < adam.iloc[0]
+
+
+def test_batch_larger_than_training_set_is_an_error(fashion_config, fashion_splits):
+    with pytest.raises(ValueError, match="batch_size"):
+        train_run("mlp", "adam", 0, dict(fashion_config, batch_size=10_000), *fashion_splits)
+
+
+def test_rerun_keeps_finished_runs_and_drops_stale_ones(
+    grid_log, fashion_config, fashion_splits, tmp_path, monkeypatch
+):
+    """After a crash the stage reruns with its output kept: finished runs are read back,
+    not retrained; a changed setting retrains; leftovers of other settings go."""
+    frame, shared_runs = grid_log
+    runs = shutil.copytree(shared_runs, tmp_path / "runs")  # the shared folder stays whole
+    (runs / "cnn__adam__seed0__0123456789abcdef.csv").write_text("stale")
+    (runs / "mlp__adam__seed0__half-written.tmp").write_text("crash")
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a finished run was trained again")
+
+    monkeypatch.setattr(train_module, "train_run", no_training)
+    again = run_grid(fashion_config, *fashion_splits, runs, data_id="toy")
+    pd.testing.assert_frame_equal(again, frame, check_dtype=False)
+    assert len(list(runs.iterdir())) == len(names("image")) * 2
+
+    trained = []
+    monkeypatch.setattr(
+        train_module,
+        "train_run",
+        lambda *a, **k: (
+            trained.append(a[:3]) or frame[(frame["optimizer"] == a[1]) & (frame["seed"] == a[2])]
+        ),
     )
-
-
-# -------------------------------------------------------------------- models
-def test_the_papers_densenet_has_no_dense_layer_and_4682_parameters():
-    model = build_model("densenet_paper", seed=0)
-    assert parameter_count("densenet_paper") == 4682
-    assert all(
-        len(block) == 0
-        for name, block in model.features.named_children()
-        if name.startswith("denseblock")
-    )
-    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in convs] == [
-        (3, 64, (3, 3)),
-        (64, 32, (1, 1)),
-        (32, 16, (1, 1)),
-    ]
-    std = convs[0].weight.std().item()  # He initialisation, fan-out: sqrt(2 / (9 * 64))
-    assert std == pytest.approx(math.sqrt(2 / (9 * 64)), rel=0.1)
-    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
-
-
-def test_densenet_bc100_is_the_standard_cifar_model():
-    assert parameter_count("densenet_bc100") == 769_162  # 0.8M, Huang et al. Table 2
-    model = build_model("densenet_bc100", seed=0)
-    assert [len(b) for n, b in model.features.named_children() if n.startswith("denseblock")] == [
-        16,
-        16,
-        16,
-    ]
-
-
-def test_same_seed_same_weights_other_seed_other_weights():
-    a, b, c = (build_model("densenet_paper", s).features.conv0.weight for s in (0, 0, 1))
-    assert torch.equal(a, b) and not torch.equal(a, c)
+    run_grid(fashion_config, *fashion_splits, runs, data_id="other data")  # same grid, other data
+    assert len(trained) == len(names("image")) * 2
+    run_grid(dict(fashion_config, seeds=[0]), *fashion_splits, runs, data_id="other data")
+    assert len(trained) == len(names("image")) * 2  # a smaller grid: nothing retrained
+    assert len(list(runs.iterdir())) == len(names("image"))
 
 
 # -------------------------------------------------------------------- data
 def test_subsets_are_fixed_random_and_normalisation_is_per_channel():
     x = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1).expand(100, 3, 2, 2).clone()
     y = torch.arange(100) // 10  # sorted by class, like the JPEG re-encoding
-    cpu = torch.device("cpu")
-    first = Split.from_uint8(x, y, cpu, size=30)
-    again = Split.from_uint8(x, y, cpu, size=30)
+    first = Split.from_uint8(x, y, CPU, size=30)
+    again = Split.from_uint8(x, y, CPU, size=30)
     assert torch.equal(first.y, again.y)
     assert len(first.y.unique()) > 3  # not the first 30 (three classes)
-    norm = Split.from_uint8(x, y, cpu, normalize={"mean": [0.5, 0.0, 0.0], "std": [0.5, 1, 2]})
+    norm = Split.from_uint8(x, y, CPU, normalize={"mean": [0.5, 0.0, 0.0], "std": [0.5, 1, 2]})
     assert norm.x[10, :, 0, 0].tolist() == pytest.approx(
         [(10 / 255 - 0.5) / 0.5, 10 / 255, 10 / 255 / 2]
     )
@@ -134,7 +143,7 @@ def test_a_killed_run_resumes_and_ends_bit_for_bit_as_an_uninterrupted_one(
 def test_run_grid_resumes_from_checkpoints_and_removes_them(cifar_config, cifar_splits, tmp_path):
     config = dict(cifar_config, optimizers=["adam"])
     runs = tmp_path / "runs"
-    log = train_module.run_grid(config, *cifar_splits, runs, data_id="fake")
+    log = run_grid(config, *cifar_splits, runs, data_id="fake")
     assert len(log) == config["epochs"] + 1
     assert list((tmp_path / "checkpoints").iterdir()) == []  # done with
 
@@ -150,12 +159,13 @@ def test_bf16_autocast_and_channels_last_train_with_float32_state(cifar_config, 
 
 
 # -------------------------------------------------------------------- torchrun
-def write_experiment(tmp_path, experiment, channels, size, model, processes):
-    """The settings of ``experiment`` (quick block, shrunk) that train ``model`` in
-    ``processes`` processes, and a prepared dir with random images for them."""
+def write_experiment(tmp_path, block, channels, size, model, processes):
+    """The settings ``block`` of an experiment (its quick block, shrunk) that train
+    ``model`` in ``processes`` processes, and a prepared dir with random images for them."""
+    experiment = block["experiment"]
     prepared = tmp_path / "prepared"
     prepared.mkdir(exist_ok=True)
-    x, y = images(192, channels, size, seed=1)
+    x, y = row_band_images(192, (channels, size, size), seed=1)
     torch.save(
         {"train_x": x[:128], "train_y": y[:128], "test_x": x[128:], "test_y": y[128:]},
         prepared / f"{experiment}.pt",
@@ -163,7 +173,6 @@ def write_experiment(tmp_path, experiment, channels, size, model, processes):
     (prepared / "manifest.json").write_text(
         json.dumps({experiment: {"source": "random", "files": {}}})
     )
-    block = resolve(load(ROOT / "params.yaml"), experiment)
     block.update(
         models=[model],
         optimizers=["adam", "lbfgs", "fuse_pv_epoch"],
@@ -189,15 +198,19 @@ def write_experiment(tmp_path, experiment, channels, size, model, processes):
     ],
 )
 def test_two_processes_under_torchrun_give_the_curves_of_one(
-    tmp_path, experiment, channels, size, model, exact
+    tmp_path, resolved, experiment, channels, size, model, exact
 ):
     """Each process takes half of every batch; gradients, losses and evaluation sums are
     averaged over both. Without batch norm that is one process's computation up to the
     order of floating-point sums; with it (per-process statistics on CPUs, synchronised
     on GPUs) the curves agree within noise."""
     runs = tmp_path / "runs"
-    one = run_experiment(*write_experiment(tmp_path, experiment, channels, size, model, 1), runs)
-    two = run_experiment(*write_experiment(tmp_path, experiment, channels, size, model, 2), runs)
+    one = run_experiment(
+        *write_experiment(tmp_path, resolved(experiment), channels, size, model, 1), runs
+    )
+    two = run_experiment(
+        *write_experiment(tmp_path, resolved(experiment), channels, size, model, 2), runs
+    )
     assert len(list(runs.iterdir())) == 3  # the 2-process runs replaced the 1-process ones
     counts = ["optimizer", "epoch", "step"] + (["closure_evals", "phase"] if exact else [])
     pd.testing.assert_frame_equal(two[counts], one[counts])

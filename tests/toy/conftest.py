@@ -1,0 +1,37 @@
+"""Fixtures of the toy family's tests: a shrunk toy config and Rosenbrock 2-D."""
+
+import pytest
+
+from fuse_repro.toy.functions import get
+
+
+@pytest.fixture
+def config(resolved):
+    """The quick block of params.yaml, shrunk: two functions, two starts, 120 evaluations."""
+    config = resolved("toy")
+    config.update(
+        functions=[{"name": "rosenbrock", "dim": 2}, {"name": "rastrigin", "dim": 2}],
+        starts=2,
+        budget=120,
+        noise_scales=[0.0, 1.0],
+        steps_per_epoch=5,
+    )
+    config["fuse"] = {"thetas": [0.0, 0.5]}
+    config["fuse_pv"] = dict(config["fuse_pv"], switch_epoch=4, warmup_epochs=1)
+    config["ablation"] = {
+        "functions": [{"name": "rosenbrock", "dim": 2}],
+        "noise_scales": [0.0, 1.0],
+        "sweeps": {
+            "switch_epoch": [0, 4],
+            "theta": [0.5, 1.0],
+            "grad_threshold": [0.5],
+            "min_delta": [0.01],
+            "history_size": [3],
+        },
+    }
+    return config
+
+
+@pytest.fixture
+def rosenbrock():
+    return get("rosenbrock", 2)

@@ -1,0 +1,68 @@
+"""The toy stage's code end to end (fuse_repro.toy: runs, summaries, figures and the
+report section), and its rerun. Tiny budgets, CPU."""
+
+import pandas as pd
+
+from fuse_repro.report import Figure
+from fuse_repro.toy import grid as toy_grid
+from fuse_repro.toy import plots as toy_plots
+from fuse_repro.toy import report as toy_report
+from fuse_repro.toy import runs as toy
+from fuse_repro.toy import summary as toy_results
+from fuse_repro.toy.functions import get
+
+
+def test_stage_code_end_to_end_and_resume(config, tmp_path, monkeypatch):
+    """run_cells -> write_outputs -> figures -> report section, then a rerun that reads
+    every cell back instead of running it."""
+    runs = tmp_path / "runs"
+    log = toy.run_cells(config, runs)
+    assert set(log.columns) == set(toy.LOG_COLUMNS)
+    assert len(list(runs.iterdir())) == len({c.file_name(config) for c in toy.grid(config)})
+    tables = toy_results.write_summaries(log, config, tmp_path / "out", tmp_path / "metrics.json")
+    metrics = (tmp_path / "metrics.json").read_text()
+    assert '"rosenbrock_2d"' in metrics and '"noise=1"' in metrics
+    comparison = tables["comparison"]
+    scipy_row = comparison[
+        (comparison["variant"] == "scipy") & (comparison["function"] == "rosenbrock_2d")
+    ].iloc[0]
+    assert scipy_row["success_rate"] == 1.0 and scipy_row["reached_target"] == 1.0
+    assert set(tables["ablation"]["setting"]) == set(config["ablation"]["sweeps"])
+
+    two_d = {toy_grid.function_key(s): get(s["name"], s["dim"]) for s in config["functions"]}
+    figures = [
+        toy_plots.contour_paths(
+            log, two_d, ["adam", "fuse_pv_epoch", "scipy"], 0.0, 0, tmp_path / "fig" / "paths.png"
+        ),
+        toy_plots.plot_gap_curves(tables["curves"], 1.0, tmp_path / "fig" / "gap.png"),
+        toy_plots.ablation_heatmaps(
+            tables["ablation"], "rosenbrock_2d", tmp_path / "fig" / "ablation.png"
+        ),
+    ]
+    assert all(p.stat().st_size > 10_000 for p in figures)
+    figures = [
+        p.rename(p.with_name(name))
+        for p, name in zip(
+            figures, ("paths_noise0.png", "gap_noise1.png", "ablation_rosenbrock_2d.png")
+        )
+    ]
+    items = toy_report.section(config, tmp_path / "out")
+    text = "\n\n".join(item for item in items if isinstance(item, str))
+    assert [item.path.name for item in items if isinstance(item, Figure)] == []  # none there
+    (tmp_path / "out" / "figures").mkdir()
+    for figure in figures:
+        figure.rename(tmp_path / "out" / "figures" / figure.name)
+    captions = [
+        i.caption for i in toy_report.section(config, tmp_path / "out") if isinstance(i, Figure)
+    ]
+    text += "\n".join(captions)
+    assert "Toy ablation" in text and "scipy L-BFGS-B (noise-free)" in text
+    assert "Against the paper's statement that the epoch rule" in text
+    assert "gradient noise 1" in text and "Ablation heat maps on rosenbrock_2d" in text
+
+    def no_runs(*args, **kwargs):
+        raise AssertionError("a finished cell was run again")
+
+    monkeypatch.setattr(toy, "cell_runs", no_runs)
+    again = toy.run_cells(config, runs)
+    pd.testing.assert_frame_equal(again, log)
