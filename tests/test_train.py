@@ -142,12 +142,13 @@ def test_batch_larger_than_training_set_is_an_error(config, splits):
         train_run("mlp", "adam", 0, dict(config, batch_size=10_000), *splits)
 
 
-def test_rerun_keeps_finished_runs_and_drops_stale_ones(log, config, splits, monkeypatch):
+def test_rerun_keeps_finished_runs_and_never_deletes_others(log, config, splits, monkeypatch):
     """After a crash the stage reruns with its output kept: finished runs are read back,
-    not retrained; a changed setting retrains; leftovers of other settings go."""
+    not retrained; a changed setting retrains; files of other settings stay (valid for
+    those settings), and only an interrupted write's temporary file is removed."""
     frame, runs = log
-    (runs / "cnn__adam__seed0__0123456789abcdef.csv").write_text("stale")
-    (runs / "mlp__adam__seed0__half-written.tmp").write_text("crash")
+    (runs / "cnn__adam__seed0__0123456789abcdef.csv").write_text("other settings")
+    (runs / ".mlp__adam__seed0__0123.csv.partial").write_text("crash")
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
@@ -155,7 +156,7 @@ def test_rerun_keeps_finished_runs_and_drops_stale_ones(log, config, splits, mon
     monkeypatch.setattr(train_module, "train_run", no_training)
     again = run_grid(config, *splits, runs, data_id="toy")
     pd.testing.assert_frame_equal(again, frame, check_dtype=False)
-    assert len(list(runs.iterdir())) == len(names("image")) * 2
+    assert len(list(runs.iterdir())) == len(names("image")) * 2 + 1
 
     trained = []
     monkeypatch.setattr(
@@ -169,7 +170,7 @@ def test_rerun_keeps_finished_runs_and_drops_stale_ones(log, config, splits, mon
     assert len(trained) == len(names("image")) * 2
     run_grid(dict(config, seeds=[0]), *splits, runs, data_id="other data")  # a smaller grid
     assert len(trained) == len(names("image")) * 2  # nothing retrained
-    assert len(list(runs.iterdir())) == len(names("image"))
+    assert len(list(runs.iterdir())) == len(names("image")) * 4 + 1  # nothing deleted
 
 
 def test_speed_notes_scale_this_runs_epochs_to_the_paper():

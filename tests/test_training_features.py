@@ -198,7 +198,7 @@ def test_two_processes_under_torchrun_give_the_curves_of_one(
     runs = tmp_path / "runs"
     one = run_experiment(*write_experiment(tmp_path, experiment, channels, size, model, 1), runs)
     two = run_experiment(*write_experiment(tmp_path, experiment, channels, size, model, 2), runs)
-    assert len(list(runs.iterdir())) == 3  # the 2-process runs replaced the 1-process ones
+    assert len(list(runs.iterdir())) == 6  # the 1-process runs stay beside the 2-process ones
     counts = ["optimizer", "epoch", "step"] + (["closure_evals", "phase"] if exact else [])
     pd.testing.assert_frame_equal(two[counts], one[counts])
     tolerance = 1e-4 if exact else 0.15
