@@ -88,7 +88,7 @@ def mutate(params, path, value):
         (
             "fashion_mnist.quick.adam_sgd.switch_epoch",
             99,
-            "adam_sgd.switch_epoch: must be <= epochs",
+            "adam_sgd.switch_epoch: must be < epochs",
         ),
         ("extra_block", {}, "extra_block: unknown key"),
         ("toy.quick.functions", [{"name": "rosenbrok", "dim": 2}], "toy.quick.functions[0].name"),

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 
 from fuse_repro.core.schema import Choice, ParamsError, check_section
@@ -105,11 +106,35 @@ def load(path: str | Path = "params.yaml") -> dict[str, Any]:
     if not path.is_file():
         raise ParamsError(f"{path}: no such params file")
     try:
-        params = yaml.safe_load(path.read_text())
+        params = yaml.load(path.read_text(), Loader=UniqueKeyLoader)
     except yaml.YAMLError as error:
         raise ParamsError(f"{path}: not valid YAML: {error}") from None
     validate(params)
+    for experiment in EXPERIMENTS:
+        settings = resolve(params, experiment)
+        if settings.get("device") == "cuda" and not torch.cuda.is_available():
+            where = _origin(params, experiment, params["scale"], "device")
+            raise ParamsError(
+                f"{where}: 'cuda' is asked for but CUDA is not available on this machine "
+                "(use auto: CUDA when present, else the CPU)"
+            )
     return params
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key written twice in one mapping (plain YAML
+    keeps the last value silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 def resolve(params: dict[str, Any], experiment: str, scale: str | None = None) -> dict[str, Any]:

@@ -131,15 +131,15 @@ def test_mirror_comes_from_the_environment(tmp_path, monkeypatch):
     }
 
 
-def test_corrupted_file_in_data_dir_is_an_error(tmp_path):
+def test_corrupted_file_in_data_dir_without_a_good_copy_is_an_error(tmp_path):
     target = tmp_path / "data" / FASHION[0].path
     target.parent.mkdir(parents=True)
     target.write_bytes(b"corrupted")
     with pytest.raises(DataError) as error:
-        data.fetch(tmp_path / "data", datasets=["fashion_mnist"])
+        data.fetch(tmp_path / "data", datasets=["fashion_mnist"], allow_download=False)
     message = str(error.value)
-    assert str(target) in message and FASHION[0].checksum in message
-    assert data.checksum(target, "md5") in message and "delete it" in message
+    assert str(target) in message and "damaged" in message and FASHION[0].checksum in message
+    assert data.checksum(target, "md5") in message and "no mirror" in message
 
 
 def test_missing_file_without_any_source_names_it(tmp_path):

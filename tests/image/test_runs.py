@@ -58,15 +58,16 @@ def test_batch_larger_than_training_set_is_an_error(fashion_config, fashion_spli
         train_run("mlp", "adam", 0, dict(fashion_config, batch_size=10_000), *fashion_splits)
 
 
-def test_rerun_keeps_finished_runs_and_drops_stale_ones(
+def test_rerun_keeps_finished_runs_and_never_deletes_others(
     grid_log, fashion_config, fashion_splits, tmp_path, monkeypatch
 ):
     """After a crash the stage reruns with its output kept: finished runs are read back,
-    not retrained; a changed setting retrains; leftovers of other settings go."""
+    not retrained; a changed setting retrains; files of other settings stay (valid for
+    those settings), and only an interrupted write's temporary file is removed."""
     frame, shared_runs = grid_log
     runs = shutil.copytree(shared_runs, tmp_path / "runs")  # the shared folder stays whole
-    (runs / "cnn__adam__seed0__0123456789abcdef.csv").write_text("stale")
-    (runs / "mlp__adam__seed0__half-written.tmp").write_text("crash")
+    (runs / "cnn__adam__seed0__0123456789abcdef.csv").write_text("other settings")
+    (runs / ".mlp__adam__seed0__0123.csv.partial").write_text("crash")
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
@@ -74,7 +75,7 @@ def test_rerun_keeps_finished_runs_and_drops_stale_ones(
     monkeypatch.setattr(train_module, "train_run", no_training)
     again = run_grid(fashion_config, *fashion_splits, runs, data_id="toy")
     pd.testing.assert_frame_equal(again, frame, check_dtype=False)
-    assert len(list(runs.iterdir())) == len(names("image")) * 2
+    assert len(list(runs.iterdir())) == len(names("image")) * 2 + 1
 
     trained = []
     monkeypatch.setattr(
@@ -88,7 +89,7 @@ def test_rerun_keeps_finished_runs_and_drops_stale_ones(
     assert len(trained) == len(names("image")) * 2
     run_grid(dict(fashion_config, seeds=[0]), *fashion_splits, runs, data_id="other data")
     assert len(trained) == len(names("image")) * 2  # a smaller grid: nothing retrained
-    assert len(list(runs.iterdir())) == len(names("image"))
+    assert len(list(runs.iterdir())) == len(names("image")) * 4 + 1  # nothing deleted
 
 
 # -------------------------------------------------------------------- data
@@ -211,7 +212,7 @@ def test_two_processes_under_torchrun_give_the_curves_of_one(
     two = run_experiment(
         *write_experiment(tmp_path, resolved(experiment), channels, size, model, 2), runs
     )
-    assert len(list(runs.iterdir())) == 3  # the 2-process runs replaced the 1-process ones
+    assert len(list(runs.iterdir())) == 6  # the 1-process runs stay beside the 2-process ones
     counts = ["optimizer", "epoch", "step"] + (["closure_evals", "phase"] if exact else [])
     pd.testing.assert_frame_equal(two[counts], one[counts])
     tolerance = 1e-4 if exact else 0.15

@@ -150,10 +150,16 @@ def _verify(path: Path, raw: RawFile, what: str, fix: str) -> str:
 def _atomic(target: Path) -> Iterator[Path]:
     """A temporary path next to ``target``, renamed to it if the block succeeds, else removed."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}.") as tmp:
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=_partial_prefix(target)) as tmp:
         path = Path(tmp) / target.name
         yield path
         os.replace(path, target)
+
+
+def _partial_prefix(target: Path) -> str:
+    """The name prefix of :func:`_atomic`'s temporary folders for ``target`` (ignored by
+    DVC: ``.dvcignore``; removed by the next fetch if a killed one left them)."""
+    return f".{target.name}.partial-"
 
 
 def _check_names(datasets: Sequence[str]) -> None:
@@ -178,15 +184,16 @@ def _mirror_dir(mirror: str | os.PathLike | None) -> Path | None:
 def _fetch_file(raw: RawFile, data_dir: Path, mirror: Path | None, allow_download: bool) -> str:
     """Make ``data_dir/raw.path`` a verified copy of ``raw``; return where it came from."""
     target = data_dir / raw.path
-    if target.exists():
-        _verify(
-            target,
-            raw,
-            str(target),
-            f"delete it and re-run `{FETCH_HINT}`, or point --mirror at a good copy",
-        )
-        return f"kept (already in {data_dir}, {raw.algorithm} verified)"
+    for leftover in target.parent.glob(f"{_partial_prefix(target)}*"):
+        shutil.rmtree(leftover, ignore_errors=True)  # of a fetch that was killed
     tried = []
+    if target.exists():
+        try:
+            _verify(target, raw, str(target), "")
+            return f"kept (already in {data_dir}, {raw.algorithm} verified)"
+        except DataError as bad:  # replaced below from a good copy, if one is found
+            tried.append(f"{target} is damaged ({bad})")
+            print(f"{target}: damaged; replacing it from a good copy", file=sys.stderr)
     if mirror is None:
         tried.append(f"no mirror (--mirror DIR or ${MIRROR_ENV})")
     elif (mirror / raw.path).is_file():
@@ -233,9 +240,11 @@ def fetch(
 ) -> dict[str, str]:
     """Put the raw files of ``datasets`` under ``data_dir``, each verified by its checksum.
 
-    Per file: kept if already in ``data_dir`` (a bad checksum there is an error), else copied
-    from ``mirror`` (else ``$FUSE_DATA_MIRROR``) if it holds the file, else downloaded through
-    torchvision if ``allow_download``. For a dataset with several sources (CIFAR-10: the
+    Per file: kept if already in ``data_dir`` with the right checksum, else (missing, or
+    damaged: then replaced) copied from ``mirror`` (else ``$FUSE_DATA_MIRROR``) if it holds
+    the file, else downloaded through torchvision if ``allow_download``; every copy is
+    verified before it replaces anything, and temporary folders of a killed fetch are
+    removed. For a dataset with several sources (CIFAR-10: the
     official archive or the JPEG re-encoding), a source complete in ``data_dir`` is kept, else
     the first that can be completed is fetched, official first.
     Returns ``{path relative to data_dir: where it came from}``; raises DataError.

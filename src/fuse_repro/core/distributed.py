@@ -9,12 +9,16 @@ optimizer takes the same decisions.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.distributed as dist
+
+from fuse_repro.core.processes import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,8 @@ SINGLE_PROCESS = World()
 
 def launch(processes: int, module: str, arguments: list[str]) -> None:
     """Run ``python -m module arguments`` in ``processes`` processes on this machine
-    (``torchrun --standalone``); raises ``CalledProcessError`` if any of them fails."""
+    (``torchrun --standalone``); raises ``CalledProcessError`` if any of them fails.
+    torchrun gets SIGTERM (and stops its workers) if this process dies, however killed."""
     subprocess.run(
         [
             sys.executable,
@@ -74,4 +79,5 @@ def launch(processes: int, module: str, arguments: list[str]) -> None:
             *arguments,
         ],
         check=True,
+        preexec_fn=partial(die_with_parent, signal.SIGTERM),
     )

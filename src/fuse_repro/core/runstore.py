@@ -3,8 +3,13 @@
 Each run's table is one file whose name ends in a digest of everything its result depends
 on: its settings, the data, the device type, the torch version and :data:`NUMERICS_VERSION`.
 A stage's run folder is a persisted DVC output: rerunning the stage reads back the files
-whose digest still matches, computes the others, and deletes the files of runs that are no
-longer asked for or whose inputs changed.
+whose digest still matches and computes the others.
+
+Nothing finished is ever deleted by a stage: a file that no job names belongs to other
+settings (the other scale, an earlier value) and stays valid for them, so switching back
+costs nothing; delete a run folder by hand to reclaim its space. A file that cannot be read
+back, or that fails its family's check (columns, row count), is named, set aside as
+``<name>.damaged`` and computed again: never trusted, never a permanent blocker.
 """
 
 from __future__ import annotations
@@ -12,13 +17,16 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
+import sys
+import zlib
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import torch
+
+from fuse_repro.core.processes import die_with_parent
 
 NUMERICS_VERSION = 1
 """The version of the numbers that training computes. A refactor that changes no number
@@ -38,32 +46,40 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+Check = Callable[[str, pd.DataFrame], str | None]
+"""``check(name, table)``: what is wrong with a run read back from file ``name`` (None: it
+is complete)."""
+
+
 def stored_runs(
     directory: Path,
     jobs: dict[str, Callable[[], pd.DataFrame]],
     workers: int = 1,
     writer: bool = True,
+    check: Check | None = None,
 ) -> Iterator[tuple[str, pd.DataFrame, bool]]:
     """For each ``name -> compute`` of ``jobs``: ``(name, table, kept)``.
 
-    ``kept`` is True when ``directory/name`` existed and was read back; otherwise the table
-    is computed and written as soon as it is done (atomically: a temporary file, then a
-    rename), so an interruption never leaves a partial file and loses no finished job.
-    Files in ``directory`` that no job names are deleted first. With ``workers > 1`` the
-    jobs to compute run in that many processes (``compute`` must then be picklable) and
-    are yielded as they finish; otherwise everything comes in the order of ``jobs``. A
-    name ending in ``.gz`` is written gzip-compressed with a zero timestamp, so equal
-    tables give equal bytes. ``writer=False`` (all processes of a data-parallel run but
-    one) reads and computes alike but neither writes nor deletes.
+    ``kept`` is True when ``directory/name`` existed, was read back and passed ``check``;
+    otherwise the table is computed and written as soon as it is done (atomically: a
+    temporary file, then a rename), so an interruption never leaves a partial file and
+    loses no finished job; temporary files of an interrupted write are removed first.
+    With ``workers > 1`` the jobs to compute run in that many processes (``compute`` must
+    then be picklable; the workers die with this process, however it is stopped) and are
+    yielded as they finish; otherwise everything comes in the order of ``jobs``. A name
+    ending in ``.gz`` is written gzip-compressed with a zero timestamp, so equal tables
+    give equal bytes. ``writer=False`` (all processes of a data-parallel run but one)
+    reads and computes alike but writes nothing.
     """
     if writer:
         directory.mkdir(parents=True, exist_ok=True)
-        for stale in set(directory.iterdir()) - {directory / name for name in jobs}:
-            stale.unlink()
+        for partial in directory.glob(".*.partial"):
+            partial.unlink()
     missing = {}
     for name, compute in jobs.items():
-        if (directory / name).is_file():
-            yield name, pd.read_csv(directory / name), True
+        table = read_run(directory / name, check, writer)
+        if table is not None:
+            yield name, table, True
         elif workers == 1:
             table = compute()
             yield name, _write(directory / name, table) if writer else table, False
@@ -72,17 +88,47 @@ def stored_runs(
     if not missing:
         return
     context = multiprocessing.get_context("spawn")  # no forked torch state
-    with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=torch.set_num_threads, initargs=(1,)
-    ) as pool:
-        futures = {pool.submit(compute): name for name, compute in missing.items()}
+    with context.Pool(min(workers, len(missing)), initializer=_worker_setup) as pool:
         try:
-            for future in as_completed(futures):
-                name = futures[future]
-                yield name, _write(directory / name, future.result()), False
+            for name, table in pool.imap_unordered(_compute, missing.items()):
+                yield name, _write(directory / name, table), False
         except BaseException:  # a failed job or an interrupt: finished ones are written
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.terminate()
             raise
+
+
+def read_run(path: Path, check: Check | None = None, writer: bool = True) -> pd.DataFrame | None:
+    """The run stored at ``path``; None when there is none, or when it is damaged: then it
+    is named on stderr and (``writer``) set aside as ``<name>.damaged``."""
+    if not path.is_file():
+        return None
+    try:
+        table = pd.read_csv(path)
+    except (OSError, EOFError, ValueError, zlib.error, pd.errors.ParserError) as error:
+        problem = f"unreadable: {error}"
+    else:
+        problem = check(path.name, table) if check else None
+        if problem is None:
+            return table
+    aside = path.with_name(f"{path.name}.damaged")
+    print(
+        f"{path}: damaged run file ({problem}); "
+        + (f"set aside as {aside.name}, computing it again" if writer else "computing it again"),
+        file=sys.stderr,
+    )
+    if writer:
+        path.replace(aside)
+    return None
+
+
+def _worker_setup() -> None:
+    die_with_parent()
+    torch.set_num_threads(1)
+
+
+def _compute(job: tuple[str, Callable[[], pd.DataFrame]]) -> tuple[str, pd.DataFrame]:
+    name, compute = job
+    return name, compute()
 
 
 def _write(path: Path, table: pd.DataFrame) -> pd.DataFrame:

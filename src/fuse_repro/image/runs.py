@@ -30,6 +30,7 @@ import argparse
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -183,13 +184,36 @@ def _save_checkpoint(
     partial_path.replace(path)
 
 
-def _load_checkpoint(
-    path: Path, model: torch.nn.Module, optimizer: Any, order: torch.Generator
+CHECKPOINT_KEYS = {"epoch", "step", "evals", "wall", "rows", "model", "optimizer", "order", "rng"}
+
+
+def _read_checkpoint(path: Path, epochs: int) -> dict[str, Any] | None:
+    """The checkpoint at ``path`` if it is one of a run with ``epochs`` epochs that is not
+    finished; otherwise it is named on stderr, set aside as ``<name>.damaged`` and the run
+    starts from the beginning (nothing damaged is ever resumed)."""
+    try:
+        # our own file: optimizer state and the log so far; RNG states stay CPU tensors
+        payload = torch.load(path, map_location="cpu", weights_only=False)
+        problem = None
+        if not isinstance(payload, dict) or not CHECKPOINT_KEYS <= set(payload):
+            problem = "not a checkpoint of this project"
+        elif not 1 <= payload["epoch"] < epochs or len(payload["rows"]) != payload["epoch"] + 1:
+            problem = f"epoch {payload['epoch']} with {len(payload['rows'])} logged rows"
+    except Exception as error:  # any unpickling failure: a damaged file
+        problem = f"unreadable: {type(error).__name__}: {error}"
+    if problem is None:
+        return payload
+    aside = path.with_name(f"{path.name}.damaged")
+    print(f"{path}: damaged checkpoint ({problem}); set aside as {aside.name}", file=sys.stderr)
+    path.replace(aside)
+    return None
+
+
+def _resume(
+    payload: dict[str, Any], model: torch.nn.Module, optimizer: Any, order: torch.Generator
 ) -> dict[str, Any]:
-    # On the CPU: RNG states must stay CPU byte tensors; load_state_dict moves the rest.
-    payload = torch.load(
-        path, map_location="cpu", weights_only=False
-    )  # our own file: optimizer state, the log so far
+    """Put model, optimizer, batch order and RNG states where ``payload`` left them;
+    returns the progress (epoch, step, evaluations, wall time, rows)."""
     model.load_state_dict(payload.pop("model"))
     optimizer.load_state_dict(payload.pop("optimizer"))
     order.set_state(payload.pop("order"))
@@ -260,8 +284,11 @@ def train_run(
         )
         return train_loss
 
+    payload = None
     if checkpoint is not None and checkpoint.is_file():
-        progress = _load_checkpoint(checkpoint, model, optimizer, order)
+        payload = _read_checkpoint(checkpoint, settings["epochs"])
+    if payload is not None:
+        progress = _resume(payload, model, optimizer, order)
     else:
         log(0, optimizer.phase)
     epochs = tqdm(
@@ -334,6 +361,24 @@ def run_key(
     return digest(training, optimizer, list(run), LOG_COLUMNS, data_id, device_type)
 
 
+def check_run(settings: dict[str, Any], name: str, table: pd.DataFrame) -> str | None:
+    """What is wrong with ``table`` read back from run file ``name``: its columns, its
+    epochs (0 to ``epochs``, one row each) and the run it names; None when complete."""
+    if list(table.columns) != LOG_COLUMNS:
+        return f"columns {list(table.columns)}, expected {LOG_COLUMNS}"
+    if list(table["epoch"]) != list(range(settings["epochs"] + 1)):
+        return f"{len(table)} rows, expected epochs 0..{settings['epochs']}"
+    model, optimizer, seed = name.split("__")[:3]
+    run = (table["model"].iloc[0], table["optimizer"].iloc[0], f"seed{table['seed'].iloc[0]}")
+    if table[["model", "optimizer", "seed"]].nunique().max() > 1 or run != (
+        model,
+        optimizer,
+        seed,
+    ):
+        return f"holds the run {run}, not {(model, optimizer, seed)}"
+    return None
+
+
 def run_grid(
     settings: dict[str, Any], train: Split, test: Split, runs_dir: Path, data_id: str
 ) -> pd.DataFrame:
@@ -356,10 +401,8 @@ def run_grid(
         for run in grid
     }
     checkpoints = runs_dir.parent / "checkpoints"
-    if world.main:
+    if world.main:  # checkpoints of other settings are left alone, like their runs
         checkpoints.mkdir(parents=True, exist_ok=True)
-        for stale in set(checkpoints.iterdir()) - {checkpoints / f"{n}.pt" for n in names.values()}:
-            stale.unlink()
     world.barrier()
     jobs = {
         f"{name}.csv": partial(train_run, *run, settings, train, test, checkpoints / f"{name}.pt")
@@ -367,7 +410,9 @@ def run_grid(
     }
     frames = []
     with tqdm(total=len(jobs), desc="runs", unit="run", disable=not world.main) as bar:
-        for name, frame, kept in stored_runs(runs_dir, jobs, writer=world.main):
+        for name, frame, kept in stored_runs(
+            runs_dir, jobs, writer=world.main, check=partial(check_run, settings)
+        ):
             if world.main:  # the run's file is written: its checkpoint is done with
                 (checkpoints / name.replace(".csv", ".pt")).unlink(missing_ok=True)
             last = frame.iloc[-1]

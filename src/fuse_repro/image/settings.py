@@ -68,10 +68,19 @@ def schema(dataset: str) -> dict[str, Any]:
 
 def check_relations(block: dict[str, Any], dataset: str, key: str) -> None:
     """Relations between the keys of ``dataset``'s block (``key``: its path)."""
-    if block["adam_sgd"]["switch_epoch"] > block["epochs"]:
+    epochs = block["epochs"]
+    for setting in ("adam_sgd.switch_epoch", "fuse_pv.switch_epoch", "fuse_pv.warmup_epochs"):
+        section, name = setting.split(".")
+        if block[section][name] >= epochs:
+            raise ParamsError(
+                f"{key}.{setting}: must be < epochs ({epochs}; otherwise the run never "
+                f"switches and is Adam throughout), got {block[section][name]}"
+            )
+    train_images = block["train_size"] or SPLIT_SIZES[dataset]["train"]
+    if block["batch_size"] > train_images:
         raise ParamsError(
-            f"{key}.adam_sgd.switch_epoch: must be <= epochs "
-            f"({block['epochs']}), got {block['adam_sgd']['switch_epoch']}"
+            f"{key}.batch_size: must be <= the {train_images} training images "
+            f"(train_size), got {block['batch_size']}"
         )
     if block["batch_size"] % block["processes"]:
         raise ParamsError(

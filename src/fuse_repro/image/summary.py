@@ -4,6 +4,7 @@ wide CSVs that ``dvc plots`` draws."""
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -116,23 +117,27 @@ def phase_speed(times: pd.DataFrame, rule: str = "fuse_pv_epoch") -> pd.DataFram
 
 
 def metrics(table: pd.DataFrame) -> dict:
-    """``{model: {optimizer: {test_accuracy, test_accuracy_std, train_loss, ...}}}``."""
+    """``{model: {optimizer: {test_accuracy, test_accuracy_std, train_loss, ...,
+    diverged}}}``, strict JSON: a value that is not a finite number (a diverged run's
+    loss) is ``null`` and ``diverged`` is true; the std over a single seed is 0."""
     out: dict = {}
     for row in table.itertuples(index=False):
-        out.setdefault(row.model, {})[row.optimizer] = {
-            "test_accuracy": round(row.test_accuracy_mean, 6),
-            "test_accuracy_std": round(_or_zero(row.test_accuracy_std), 6),
-            "train_loss": round(row.train_loss_mean, 6),
-            "train_loss_std": round(_or_zero(row.train_loss_std), 6),
-            "closure_evals": round(row.closure_evals, 1),
-            "wall_time_s": round(row.wall_time_s, 3),
+        values = {
+            "test_accuracy": (row.test_accuracy_mean, 6),
+            "test_accuracy_std": (0.0 if row.seeds == 1 else row.test_accuracy_std, 6),
+            "train_loss": (row.train_loss_mean, 6),
+            "train_loss_std": (0.0 if row.seeds == 1 else row.train_loss_std, 6),
+            "closure_evals": (row.closure_evals, 1),
+            "wall_time_s": (row.wall_time_s, 3),
+        }
+        entry = {
+            key: round(float(value), digits) if math.isfinite(value) else None
+            for key, (value, digits) in values.items()
+        }
+        out.setdefault(row.model, {})[row.optimizer] = entry | {
+            "diverged": not math.isfinite(row.train_loss_mean)
         }
     return out
-
-
-def _or_zero(value: float) -> float:
-    """std over a single seed is NaN; JSON metrics report 0 instead."""
-    return 0.0 if pd.isna(value) else float(value)
 
 
 def plot_tables(log: pd.DataFrame, column: str) -> dict[str, pd.DataFrame]:
@@ -169,5 +174,7 @@ def write_summaries(
     for column in ("test_accuracy", "train_loss"):
         for model, frame in plot_tables(log, column).items():
             frame.to_csv(out_dir / "plots" / f"{model}_{column}.csv", index=False)
-    metrics_path.write_text(json.dumps(metrics(table), indent=2, ensure_ascii=False) + "\n")
+    metrics_path.write_text(
+        json.dumps(metrics(table), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    )
     return table

@@ -20,7 +20,6 @@ minimiser, all noise-free, the phase, and the first two coordinates of x for 2-D
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ import torch
 from tqdm import tqdm
 
 from fuse_repro.core.optimizers import REGISTRY, build_optimizer
+from fuse_repro.core.processes import cores
 from fuse_repro.core.runstore import digest, stored_runs
 from fuse_repro.toy.functions import NoisyObjective, TestFunction, get, random_starts
 from fuse_repro.toy.grid import Variant, ablation_variants, function_key, main_variants
@@ -206,6 +206,23 @@ def cell_runs(
     return table[LOG_COLUMNS]
 
 
+def check_cell(cell: Cell, table: pd.DataFrame, config: dict[str, Any]) -> str | None:
+    """What is wrong with ``table`` read back as ``cell``'s runs: its columns, its starts,
+    and each start's steps (0, 1, 2, ... without a gap); None when it is complete."""
+    if list(table.columns) != LOG_COLUMNS:
+        return f"columns {list(table.columns)}, expected {LOG_COLUMNS}"
+    if sorted(table["start"].unique()) != list(range(config["starts"])):
+        return f"starts {sorted(table['start'].unique())}, expected 0..{config['starts'] - 1}"
+    for start, steps in table.groupby("start")["step"]:
+        if list(steps) != list(range(len(steps))):
+            return f"start {start}: steps are not 0, 1, 2, ..."
+    labels = {"function": function_key(cell.spec), "variant": cell.variant.key}
+    for column, value in labels.items():
+        if set(table[column]) != {value}:
+            return f"{column} {sorted(set(table[column]))}, expected {value!r}"
+    return None
+
+
 # ---------------------------------------------------------------------- the grid
 # Settings every run depends on (the lists that only choose which cells run are left out);
 # each cell adds its own optimizer's blocks.
@@ -253,20 +270,25 @@ def grid(config: dict[str, Any]) -> list[Cell]:
 
 def run_cells(config: dict[str, Any], runs_dir: Path) -> pd.DataFrame:
     """Every cell of :func:`grid`, each saved as soon as it is done as
-    ``runs_dir/<cell>.csv.gz`` and read back on a rerun with the same settings and code;
-    ``config["workers"]`` processes (``auto``: one per CPU core) run the cells. Returns all
-    rows, in the order of the grid."""
+    ``runs_dir/<cell>.csv.gz`` and read back (after :func:`check_cell`) on a rerun with the
+    same settings and numerics; ``config["workers"]`` processes (``auto``: one per CPU core;
+    never more than the cores) run the cells. Returns all rows, in the order of the grid."""
     torch.set_num_threads(1)  # tiny problems: threads only add overhead
+    cells = {cell.file_name(config): cell for cell in grid(config)}
     jobs: dict[str, Callable[[], pd.DataFrame]] = {
-        cell.file_name(config): partial(cell_runs, cell.spec, cell.variant, cell.noise, config)
-        for cell in grid(config)
+        name: partial(cell_runs, cell.spec, cell.variant, cell.noise, config)
+        for name, cell in cells.items()
     }
-    workers = config["workers"]
-    if workers == "auto":
-        workers = len(os.sched_getaffinity(0))
+    workers = cores() if config["workers"] == "auto" else min(config["workers"], cores())
+    if config["workers"] != "auto" and config["workers"] > workers:
+        print(f"workers: {config['workers']} asked for, {workers} used (the CPU cores)")
     frames = {}
+
+    def check(name: str, table: pd.DataFrame) -> str | None:
+        return check_cell(cells[name], table, config)
+
     for name, frame, _ in tqdm(
-        stored_runs(runs_dir, jobs, min(workers, len(jobs))),
+        stored_runs(runs_dir, jobs, workers, check=check),
         total=len(jobs),
         desc="cells",
         unit="cell",

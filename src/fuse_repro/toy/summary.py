@@ -263,6 +263,7 @@ def write_summaries(
     tables["curves"] = gap_quantiles(main_log, config["budget"])
     tables["curves"].to_csv(out_dir / "curves.csv", index=False)
     metrics_path.write_text(
-        json.dumps(metrics(tables["comparison"]), indent=2, ensure_ascii=False) + "\n"
+        json.dumps(metrics(tables["comparison"]), indent=2, ensure_ascii=False, allow_nan=False)
+        + "\n"
     )
     return tables
