@@ -8,7 +8,8 @@ test fails until the golden logs are regenerated together with a bump of
 
     FUSE_UPDATE_GOLDEN=1 python -m pytest tests/test_golden.py
 
-rewrites tests/golden/ and refuses to write changed numbers under an unchanged version.
+rewrites tests/golden/ and refuses to write changed numbers under an unchanged version
+(the runs of a newly registered optimizer only add lines: no bump needed for them).
 The settings below are written out here, not read from params.yaml, so that editing the
 experiments' settings never touches the golden logs. Exact equality holds on one kind of
 CPU with the pinned torch; the files were made on the project's x86-64 CI machines.
@@ -85,18 +86,7 @@ TOY_CONFIG = {
         "min_delta": 10.0,
     },
 }
-TOY_VARIANTS = [
-    Variant(name)
-    for name in (
-        "sgd",
-        "adam",
-        "lbfgs",
-        "fuse_pv_epoch",
-        "fuse_pv_gradient",
-        "fuse_pv_loss",
-        "scipy",
-    )
-]
+TOY_VARIANTS = [Variant(name) for name in names("toy") if name != "fuse"]
 TOY_VARIANTS += [Variant("fuse", {"theta": theta}) for theta in (0.0, 0.5)]
 
 
@@ -148,11 +138,13 @@ def test_tiny_runs_log_exactly_the_golden_numbers(name):
     path = GOLDEN / f"{name}.csv"
     text = as_text(LOGS[name]())
     if UPDATE:
-        changed = not path.is_file() or path.read_text() != text
+        # runs of a new optimizer only add lines; any golden line gone means changed numbers
+        old = set(path.read_text().splitlines()) if path.is_file() else set()
+        changed = not old <= set(text.splitlines())
         if changed and recorded_version() == NUMERICS_VERSION:
             pytest.fail(
                 f"{path.name}: the numbers changed but NUMERICS_VERSION is still "
-                f"{NUMERICS_VERSION}: bump it in fuse_repro/runstore.py (every "
+                f"{NUMERICS_VERSION}: bump it in fuse_repro/core/runstore.py (every "
                 "stored run becomes stale), then regenerate"
             )
         GOLDEN.mkdir(exist_ok=True)
