@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 import torch
 
-from fuse_repro.core.optimizers import names
+from fuse_repro.core.optimizers import REGISTRY, names
 from fuse_repro.core.runstore import NUMERICS_VERSION
 from fuse_repro.image.runs import train_run
 from fuse_repro.toy import runs as toy
@@ -131,6 +131,19 @@ def recorded_version() -> int | None:
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # the same reduction order everywhere
+
+
+def test_every_registered_optimizer_has_golden_settings():
+    """A newly registered optimizer needs its settings here too (written out, like the
+    others), so that its tiny runs join the golden logs."""
+    for family, config in (("image", IMAGE_CONFIG), ("toy", TOY_CONFIG)):
+        for name in names(family):
+            missing = set(REGISTRY[name].settings) - set(config)
+            assert not missing, (
+                f"optimizer {name!r}: add its settings {sorted(missing)} to "
+                f"{'IMAGE_CONFIG' if family == 'image' else 'TOY_CONFIG'} in {__file__}, "
+                "then regenerate the golden logs"
+            )
 
 
 @pytest.mark.parametrize("name", list(LOGS))
