@@ -152,15 +152,19 @@ def test_a_notebook_runs_from_notebooks_as_in_jupyterlab(repo, tmp_path):
 
 
 def test_a_damaged_raw_file_is_refused_and_never_recorded(repo):
-    """A flipped byte in data/: `dvc repro` stops at prepare naming the file, data.dvc is
-    untouched and prepared/ kept; `make data`'s fetch replaces the file from the mirror."""
+    """A flipped byte in data/: `dvc repro` records nothing (no stage depends on data/
+    itself), a forced prepare stops naming the file and keeps prepared/, data.dvc stays
+    untouched; `make data`'s fetch replaces the file from the mirror."""
     path, env = repo
     if not (path / "dvc.lock").exists():
         pytest.skip("needs the pipeline built by the first test")
     raw = path / "data" / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz"
     original, prepared = raw.read_bytes(), (path / "prepared" / "fashion_mnist.pt").read_bytes()
     raw.write_bytes(original[:100] + bytes([original[100] ^ 0xFF]) + original[101:])
-    result = subprocess.run(["dvc", "repro"], cwd=path, env=env, capture_output=True, text=True)
+    assert "Running stage" not in run(["dvc", "repro"], path, env)
+    result = subprocess.run(
+        ["dvc", "repro", "-f", "-s", "prepare"], cwd=path, env=env, capture_output=True, text=True
+    )
     assert result.returncode != 0 and "checksum mismatch" in result.stdout + result.stderr
     assert str(raw.relative_to(path)) in result.stdout + result.stderr
     assert "data.dvc" not in run(["git", "status", "--porcelain"], path, env)
@@ -168,7 +172,8 @@ def test_a_damaged_raw_file_is_refused_and_never_recorded(repo):
     command = [sys.executable, "-m", "fuse_repro.core.data", "fetch", "--data-dir", "data"]
     run(command + ["--mirror", str(MIRROR), "--offline"], path, env)
     assert raw.read_bytes() == original
-    assert "Running stage" not in run(["dvc", "repro"], path, env)
+    run(["dvc", "repro", "-f", "-s", "prepare"], path, env)  # decodes the same tensors
+    assert (path / "prepared" / "fashion_mnist.pt").read_bytes() == prepared
 
 
 def test_changing_one_experiment_parameter_reruns_that_stage_and_the_report(repo):

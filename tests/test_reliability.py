@@ -232,16 +232,25 @@ def test_a_damaged_raw_file_is_replaced_from_the_mirror(tmp_path, monkeypatch):
     (leftover / target.name).write_bytes(b"half")
     origins = data.fetch(data_dir, datasets=["fashion_mnist"], mirror=MIRROR, allow_download=False)
     assert origins[FASHION[0].path].startswith("copied from")
+    record = json.loads(data.verified_path(data_dir).read_text())
+    assert record[FASHION[0].path] == {"md5": FASHION[0].checksum}
     assert data.checksum(target, "md5") == FASHION[0].checksum
     assert not leftover.exists()
 
 
 def test_dvc_never_records_a_damaged_raw_file_and_failures_keep_outputs():
-    """data.dvc is frozen (never re-hashed by `dvc repro`; `make data` verifies); prepare's
-    output and every metrics file persist, so a failed stage deletes none of them."""
+    """No stage depends on data/ itself, only on what `make data` verified, and data.dvc
+    is frozen: `dvc repro` never hashes a damaged raw file into a record. prepare's output
+    and every metrics file persist, so a failed stage deletes none of them."""
     assert yaml.safe_load((ROOT / "data.dvc").read_text())["frozen"] is True
     assert ".*.partial-*" in (ROOT / ".dvcignore").read_text().split()
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    deps = [
+        dep
+        for stage in stages.values()
+        for dep in stage.get("deps", stage.get("do", {}).get("deps", []))
+    ]
+    assert "data" not in deps and "data.verified.json" in stages["prepare"]["deps"]
     assert stages["prepare"]["outs"] == [{"prepared": {"persist": True}}]
     for stage in (stages["image"]["do"], stages["toy"]):
         ((_, options),) = stage["metrics"][0].items()

@@ -247,7 +247,10 @@ def fetch(
     removed. For a dataset with several sources (CIFAR-10: the
     official archive or the JPEG re-encoding), a source complete in ``data_dir`` is kept, else
     the first that can be completed is fetched, official first.
-    Returns ``{path relative to data_dir: where it came from}``; raises DataError.
+    Then records what it verified in :func:`verified_path` (``prepare``'s dependency in
+    ``dvc.yaml``, so that DVC never hashes ``data/`` itself: a damaged raw file can never
+    reach a record). Returns ``{path relative to data_dir: where it came from}``; raises
+    DataError.
     """
     data_dir = Path(data_dir)
     _check_names(datasets)
@@ -269,7 +272,25 @@ def fetch(
             raise DataError(
                 f"{name}: no source could provide the raw files.\n  " + "\n  ".join(tried)
             )
+    _record_verified(data_dir, origins)
     return origins
+
+
+def verified_path(data_dir: str | os.PathLike) -> Path:
+    """``data.verified.json`` beside ``data/``: every raw file that the last fetch verified,
+    with its checksum (git-ignored; equal on every machine holding the same files)."""
+    data_dir = Path(data_dir)
+    return data_dir.with_name(f"{data_dir.name}.verified.json")
+
+
+def _record_verified(data_dir: Path, origins: dict[str, str]) -> None:
+    path = verified_path(data_dir)
+    record = json.loads(path.read_text()) if path.is_file() else {}
+    files = {f.path: f for sources in REGISTRY.values() for s in sources for f in s.files}
+    record |= {name: {files[name].algorithm: files[name].checksum} for name in origins}
+    record = {name: record[name] for name in sorted(record) if (data_dir / name).is_file()}
+    with _atomic(path) as tmp:
+        tmp.write_text(json.dumps(record, indent=2) + "\n")
 
 
 def _read_idx(path: Path) -> torch.Tensor:
