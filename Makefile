@@ -24,8 +24,11 @@ $(VENV)/.installed: requirements.txt requirements-lock.txt pyproject.toml
 		--display-name "Python (fuse-repro)"
 	touch $@
 
+# fetch verifies every raw file (and replaces a damaged one); only then is data/ hashed
+# into DVC's cache (data.dvc is frozen: `dvc repro` never hashes data/ itself)
 data: env
 	$(BIN)/python -m fuse_repro.core.data fetch --data-dir data $(if $(MIRROR),--mirror $(MIRROR))
+	$(BIN)/dvc commit --force --quiet data.dvc
 
 reproduce: data
 	$(BIN)/python -m fuse_repro.params params.yaml
