@@ -44,6 +44,15 @@ IMAGE_CONFIG = {
     "sgd": {"lr": 0.01},
     "adam": {"lr": 0.001},
     "adam_sgd": {"switch_epoch": 1},
+    "fuse_pv_official": {
+        "lr": 0.001,
+        "lbfgs_lr": 1.0,
+        "history_size": 4,
+        "max_iter": 20,
+        "max_eval": 4,
+        "adam_epochs": 1,
+        "loss_threshold": 2.3,  # near the initial loss: both branches run
+    },
     "lbfgs": LBFGS,
     # every rule fires after epoch 1 or 2, so each FUSE-PV run has an L-BFGS phase
     "fuse_pv": {

@@ -85,3 +85,42 @@ def test_a_torch_builder_passes_its_block_as_keyword_arguments():
     optimizer = build([torch.nn.Parameter(torch.ones(2))], {"nadam": {"lr": 0.25}})
     assert isinstance(optimizer.optimizer, torch.optim.NAdam) and optimizer.phase == "nadam"
     assert optimizer.optimizer.defaults["lr"] == 0.25
+
+
+def test_the_official_variant_picks_lbfgs_or_adam_by_the_batch_loss_after_its_adam_epochs():
+    official = {
+        "lr": 0.1,
+        "lbfgs_lr": 1.0,
+        "history_size": 5,
+        "max_iter": 3,
+        "max_eval": 4,
+        "adam_epochs": 1,
+        "loss_threshold": 1.0,
+    }
+    weight = torch.nn.Parameter(torch.tensor([2.0, 0.0]))
+    optimizer = O.build_optimizer("fuse_pv_official", [weight], {"fuse_pv_official": official})
+    calls = []
+
+    def closure():
+        calls.append(1)
+        optimizer.zero_grad()
+        loss = (weight**2).sum()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)  # epoch 1: Adam, one evaluation, whatever the loss
+    assert len(calls) == 1 and optimizer.phase == "adam"
+    assert not optimizer.trains_model_in_eval_mode(1)
+    optimizer.end_epoch(0.0)
+    assert optimizer.phase == "mixed" and optimizer.trains_model_in_eval_mode(2)
+    optimizer.step(closure)  # loss 3.24 >= 1: an Adam step from that one evaluation
+    assert len(calls) == 2 and optimizer.counters == {"lbfgs_iterations": 0}
+    with torch.no_grad():
+        weight.copy_(torch.tensor([0.5, 0.0]))
+    optimizer.step(closure)  # loss 0.25 < 1: L-BFGS, which evaluates again
+    assert len(calls) > 3 and optimizer.counters == {"lbfgs_iterations": 1}
+    assert optimizer.lbfgs.state_dict()["state"]  # torch's L-BFGS state persists
+
+    again = O.build_optimizer("fuse_pv_official", [weight], {"fuse_pv_official": official})
+    again.load_state_dict(optimizer.state_dict())
+    assert again.phase == "mixed" and again.counters == optimizer.counters

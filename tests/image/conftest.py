@@ -3,17 +3,21 @@ learnable splits for them, and one small grid of runs (trained once per session)
 
 import pytest
 
+from fuse_repro.core.optimizers import names
 from fuse_repro.image.runs import run_grid
 from tests.helpers import row_band_images, synthetic_splits, to_splits
 
 
 @pytest.fixture(scope="session")
 def fashion_config(resolved):
-    """The fashion_mnist quick block, shrunk: one MLP, two seeds, three epochs."""
+    """The fashion_mnist quick block, shrunk: one MLP, two seeds, three epochs, every
+    image optimizer of the registry."""
     config = resolved("fashion_mnist")
     config.update(epochs=3, batch_size=64, seeds=[0, 1], models=["mlp"])
+    config["optimizers"] = list(names("image"))
     config["adam_sgd"]["switch_epoch"] = 2
     config["fuse_pv"].update(switch_epoch=1, warmup_epochs=1)
+    config["fuse_pv_official"].update(adam_epochs=1)
     return config
 
 

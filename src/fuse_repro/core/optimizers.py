@@ -60,6 +60,12 @@ class TorchOptimizer:
     def end_epoch(self, train_loss: float) -> None:
         del train_loss
 
+    def trains_model_in_eval_mode(self, epoch: int) -> bool:
+        """Whether epoch ``epoch`` (1-based) trains the model in eval mode (only the official
+        script's quirk does; see :class:`OfficialFusePV`)."""
+        del epoch
+        return False
+
     @property
     def counters(self) -> dict[str, Any]:
         return {}
@@ -138,6 +144,79 @@ class FuseOptimizer(TorchOptimizer):
         self.phase = self.optimizer.phase
 
 
+class OfficialFusePV(TorchOptimizer):
+    """FUSE-PV as the authors' script (FOSSO ``main.py``) actually runs it, quirks included
+    (the paper describes a one-way switch; the script's criterion argument is overwritten):
+
+    * Adam (``torch.optim.Adam``) for ``adam_epochs`` epochs;
+    * then, batch by batch, one evaluation of the batch loss decides: below
+      ``loss_threshold`` an L-BFGS step (``torch.optim.LBFGS``, strong Wolfe, whose state
+      persists across batches as in the script), else an Adam step from that evaluation's
+      gradient, so the run switches back and forth and Adam's moments go stale meanwhile;
+    * the model trains in eval mode from the second epoch on (the script never switches it
+      back after its first evaluation): batch norm then normalises with running statistics
+      that are never updated again.
+
+    Not reproduced, as it affects only scoring: the script scored accuracy on its first test
+    batch only; here every method is scored alike. ``phase`` is ``adam`` during the first
+    epochs and ``mixed`` after them; ``counters['lbfgs_iterations']`` counts L-BFGS batches.
+    """
+
+    def __init__(self, params: Iterable[torch.Tensor], official: dict[str, Any]) -> None:
+        params = list(params)
+        self.adam = torch.optim.Adam(params, lr=official["lr"])
+        self.lbfgs = torch.optim.LBFGS(
+            params,
+            lr=official["lbfgs_lr"],
+            history_size=official["history_size"],
+            max_iter=official["max_iter"],
+            max_eval=official["max_eval"],
+            line_search_fn="strong_wolfe",
+        )
+        self.adam_epochs, self.threshold = official["adam_epochs"], official["loss_threshold"]
+        self.epoch, self.lbfgs_batches = 0, 0
+        super().__init__(self.adam, "adam")
+        self._set_phase()
+
+    def step(self, closure: Callable[[], torch.Tensor]) -> Any:
+        if self.epoch < self.adam_epochs:
+            return self.adam.step(closure)
+        loss = closure()  # the batch loss that picks the update, and Adam's gradient
+        if loss.detach().item() < self.threshold:  # a host read per batch, as the script
+            self.lbfgs_batches += 1
+            return self.lbfgs.step(closure)
+        self.adam.step()
+        return loss
+
+    def end_epoch(self, train_loss: float) -> None:
+        self.epoch += 1
+        self._set_phase()
+
+    def _set_phase(self) -> None:
+        self.phase = "adam" if self.epoch < self.adam_epochs else "mixed"
+
+    def trains_model_in_eval_mode(self, epoch: int) -> bool:
+        return epoch >= 2
+
+    @property
+    def counters(self) -> dict[str, Any]:
+        return {"lbfgs_iterations": self.lbfgs_batches}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "epoch": self.epoch,
+            "lbfgs_batches": self.lbfgs_batches,
+            "adam": self.adam.state_dict(),
+            "lbfgs": self.lbfgs.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.adam.load_state_dict(state["adam"])
+        self.lbfgs.load_state_dict(state["lbfgs"])
+        self.epoch, self.lbfgs_batches = state["epoch"], state["lbfgs_batches"]
+        self._set_phase()
+
+
 # ------------------------------------------------------------------ builders
 # Each takes the parameters and an experiment's settings (its params.yaml block at one
 # scale) and reads only the blocks its registry entry declares.
@@ -177,10 +256,16 @@ def _adam_sgd(params, settings) -> AdamThenSGD:
     )
 
 
+def _fuse_pv_official(params, settings) -> OfficialFusePV:
+    return OfficialFusePV(params, settings["fuse_pv_official"])
+
+
+_ADAM_LBFGS_KEYS = ("lr", "lbfgs_lr", "history_size", "max_iter", "max_eval")
+
+
 def _fuse_settings(fp: dict[str, Any]) -> dict[str, Any]:
     """FUSE's Adam and L-BFGS settings, from a ``fuse_pv`` block."""
-    keys = ("lr", "lbfgs_lr", "history_size", "max_iter", "max_eval")
-    return {key: fp[key] for key in keys}
+    return {key: fp[key] for key in _ADAM_LBFGS_KEYS}
 
 
 def _fuse_pv(params, settings, rule: str) -> FuseOptimizer:
@@ -280,6 +365,20 @@ REGISTRY: dict[str, OptimizerSpec] = {
                 switch=rule,
             )
             for rule in SWITCH_RULES
+        ),
+        OptimizerSpec(
+            "fuse_pv_official",
+            "FUSE-PV (as the official code ran)",
+            "hybrid",
+            {
+                "fuse_pv_official": {
+                    **{key: FUSE_PV[key] for key in _ADAM_LBFGS_KEYS},
+                    "adam_epochs": Number(integer=True, low=0),
+                    "loss_threshold": Number(low=0.0, positive=True),
+                }
+            },
+            _fuse_pv_official,
+            families=("image",),
         ),
         OptimizerSpec(
             "fuse",

@@ -302,6 +302,7 @@ def train_run(
     )
     for epoch in epochs:
         phase = optimizer.phase
+        net.train(not optimizer.trains_model_in_eval_mode(epoch))
         permutation = torch.randperm(len(train.y), generator=order).to(device)
         started = time.perf_counter()
         for b in range(n_batches):
