@@ -165,14 +165,7 @@ class OfficialFusePV(TorchOptimizer):
     def __init__(self, params: Iterable[torch.Tensor], official: dict[str, Any]) -> None:
         params = list(params)
         self.adam = torch.optim.Adam(params, lr=official["lr"])
-        self.lbfgs = torch.optim.LBFGS(
-            params,
-            lr=official["lbfgs_lr"],
-            history_size=official["history_size"],
-            max_iter=official["max_iter"],
-            max_eval=official["max_eval"],
-            line_search_fn="strong_wolfe",
-        )
+        self.lbfgs = strong_wolfe_lbfgs(params, official["lbfgs_lr"], official)
         self.adam_epochs, self.threshold = official["adam_epochs"], official["loss_threshold"]
         self.epoch, self.lbfgs_batches = 0, 0
         super().__init__(self.adam, "adam")
@@ -229,20 +222,18 @@ def torch_builder(optimizer: type[torch.optim.Optimizer], block: str) -> Callabl
     return build
 
 
+def strong_wolfe_lbfgs(params, lr: float, settings: dict[str, Any]) -> torch.optim.LBFGS:
+    """``torch.optim.LBFGS`` as the official code builds it: strong-Wolfe line search,
+    ``history_size``, ``max_iter`` and ``max_eval`` per step (per batch) from ``settings``."""
+    keys = ("history_size", "max_iter", "max_eval")
+    return torch.optim.LBFGS(
+        params, lr=lr, line_search_fn="strong_wolfe", **{key: settings[key] for key in keys}
+    )
+
+
 def _lbfgs(params, settings) -> TorchOptimizer:
-    """As the official code builds it: strong-Wolfe line search, ``history_size``,
-    ``max_iter`` and ``max_eval`` per step (per batch)."""
-    lb = settings["lbfgs"]
     return TorchOptimizer(
-        torch.optim.LBFGS(
-            params,
-            lr=lb["lr"],
-            history_size=lb["history_size"],
-            max_iter=lb["max_iter"],
-            max_eval=lb["max_eval"],
-            line_search_fn="strong_wolfe",
-        ),
-        "lbfgs",
+        strong_wolfe_lbfgs(params, settings["lbfgs"]["lr"], settings["lbfgs"]), "lbfgs"
     )
 
 
