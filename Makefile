@@ -39,5 +39,6 @@ test: env
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-lab: env
-	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks
+lab: env  # (as root, e.g. in a container, Jupyter needs --allow-root)
+	$(BIN)/jupyter lab --ServerApp.root_dir=$(CURDIR) --LabApp.default_url=/lab/tree/notebooks \
+		$(if $(filter 0,$(shell id -u)),--allow-root)
