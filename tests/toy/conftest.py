@@ -1,4 +1,4 @@
-"""Fixtures of the toy family's tests: a shrunk toy config and Rosenbrock 2-D."""
+"""Fixtures of the toy family's tests: the toy settings, shrunk, and Rosenbrock 2-D."""
 
 import pytest
 
@@ -6,19 +6,19 @@ from fuse_repro.toy.functions import get
 
 
 @pytest.fixture
-def config(resolved):
+def settings(resolved):
     """The quick block of params.yaml, shrunk: two functions, two starts, 120 evaluations."""
-    config = resolved("toy")
-    config.update(
+    settings = resolved("toy")
+    settings.update(
         functions=[{"name": "rosenbrock", "dim": 2}, {"name": "rastrigin", "dim": 2}],
         starts=2,
         budget=120,
         noise_scales=[0.0, 1.0],
         steps_per_epoch=5,
     )
-    config["fuse"] = {"thetas": [0.0, 0.5]}
-    config["fuse_pv"] = dict(config["fuse_pv"], switch_epoch=4, warmup_epochs=1)
-    config["ablation"] = {
+    settings["fuse"] = {"thetas": [0.0, 0.5]}
+    settings["fuse_pv"] = dict(settings["fuse_pv"], switch_epoch=4, warmup_epochs=1)
+    settings["ablation"] = {
         "functions": [{"name": "rosenbrock", "dim": 2}],
         "noise_scales": [0.0, 1.0],
         "sweeps": {
@@ -29,7 +29,7 @@ def config(resolved):
             "history_size": [3],
         },
     }
-    return config
+    return settings
 
 
 @pytest.fixture

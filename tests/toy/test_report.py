@@ -12,14 +12,14 @@ from fuse_repro.toy import summary as toy_results
 from fuse_repro.toy.functions import get
 
 
-def test_stage_code_end_to_end_and_resume(config, tmp_path, monkeypatch):
+def test_stage_code_end_to_end_and_resume(settings, tmp_path, monkeypatch):
     """run_cells -> write_outputs -> figures -> report section, then a rerun that reads
     every cell back instead of running it."""
     runs = tmp_path / "runs"
-    log = toy.run_cells(config, runs)
+    log = toy.run_cells(settings, runs)
     assert set(log.columns) == set(toy.LOG_COLUMNS)
-    assert len(list(runs.iterdir())) == len({c.file_name(config) for c in toy.grid(config)})
-    tables = toy_results.write_summaries(log, config, tmp_path / "out", tmp_path / "metrics.json")
+    assert len(list(runs.iterdir())) == len({c.file_name(settings) for c in toy.grid(settings)})
+    tables = toy_results.write_summaries(log, settings, tmp_path / "out", tmp_path / "metrics.json")
     metrics = (tmp_path / "metrics.json").read_text()
     assert '"rosenbrock_2d"' in metrics and '"noise=1"' in metrics
     comparison = tables["comparison"]
@@ -27,9 +27,9 @@ def test_stage_code_end_to_end_and_resume(config, tmp_path, monkeypatch):
         (comparison["variant"] == "scipy") & (comparison["function"] == "rosenbrock_2d")
     ].iloc[0]
     assert scipy_row["success_rate"] == 1.0 and scipy_row["reached_target"] == 1.0
-    assert set(tables["ablation"]["setting"]) == set(config["ablation"]["sweeps"])
+    assert set(tables["ablation"]["setting"]) == set(settings["ablation"]["sweeps"])
 
-    two_d = {toy_grid.function_key(s): get(s["name"], s["dim"]) for s in config["functions"]}
+    two_d = {toy_grid.function_key(s): get(s["name"], s["dim"]) for s in settings["functions"]}
     figures = [
         toy_plots.contour_paths(
             log, two_d, ["adam", "fuse_pv_epoch", "scipy"], 0.0, 0, tmp_path / "fig" / "paths.png"
@@ -46,14 +46,14 @@ def test_stage_code_end_to_end_and_resume(config, tmp_path, monkeypatch):
             figures, ("paths_noise0.png", "gap_noise1.png", "ablation_rosenbrock_2d.png")
         )
     ]
-    items = toy_report.section(config, tmp_path / "out")
+    items = toy_report.section(settings, tmp_path / "out")
     text = "\n\n".join(item for item in items if isinstance(item, str))
     assert [item.path.name for item in items if isinstance(item, Figure)] == []  # none there
     (tmp_path / "out" / "figures").mkdir()
     for figure in figures:
         figure.rename(tmp_path / "out" / "figures" / figure.name)
     captions = [
-        i.caption for i in toy_report.section(config, tmp_path / "out") if isinstance(i, Figure)
+        i.caption for i in toy_report.section(settings, tmp_path / "out") if isinstance(i, Figure)
     ]
     text += "\n".join(captions)
     assert "Toy ablation" in text and "scipy L-BFGS-B (noise-free)" in text
@@ -64,5 +64,5 @@ def test_stage_code_end_to_end_and_resume(config, tmp_path, monkeypatch):
         raise AssertionError("a finished cell was run again")
 
     monkeypatch.setattr(toy, "cell_runs", no_runs)
-    again = toy.run_cells(config, runs)
+    again = toy.run_cells(settings, runs)
     pd.testing.assert_frame_equal(again, log)

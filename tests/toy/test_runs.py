@@ -15,26 +15,26 @@ from fuse_repro.toy.functions import NoisyObjective, random_starts
 from fuse_repro.toy.grid import Variant
 
 
-def test_lbfgs_run_reaches_the_target_and_stops_there(config, rosenbrock):
+def test_lbfgs_run_reaches_the_target_and_stops_there(settings, rosenbrock):
     start = rosenbrock.standard_start
     for variant in (Variant("lbfgs"), Variant("fuse", {"theta": 0.0})):
-        run = toy.torch_run(rosenbrock, variant, start, 0.0, 0, dict(config, budget=400))
+        run = toy.torch_run(rosenbrock, variant, start, 0.0, 0, dict(settings, budget=400))
         assert run["step"].tolist() == list(range(len(run)))
         assert run[["evals", "step"]].iloc[0].tolist() == [0, 0]
         assert (run["evals"].diff().iloc[1:] >= 1).all()
-        assert run["gap"].iloc[-1] <= config["target_gap"]
-        assert (run["gap"].iloc[:-1] > config["target_gap"]).all()
+        assert run["gap"].iloc[-1] <= settings["target_gap"]
+        assert (run["gap"].iloc[:-1] > settings["target_gap"]).all()
         assert run["distance"].iloc[-1] < 1e-3
         assert (run["wall_time"].diff().iloc[1:] >= 0).all()
 
 
-def test_fuse_pv_is_adam_until_it_switches_then_lbfgs(config, rosenbrock):
+def test_fuse_pv_is_adam_until_it_switches_then_lbfgs(settings, rosenbrock):
     """Before the switch FUSE-PV (epoch) takes exactly Adam's steps (same lr), so the two
     logs agree bit for bit; the switch comes after switch_epoch x steps_per_epoch steps."""
     start = random_starts(rosenbrock, 1, 0)[0]
-    adam = toy.torch_run(rosenbrock, Variant("adam"), start, 1.0, 7, config)
-    fuse_pv = toy.torch_run(rosenbrock, Variant("fuse_pv_epoch"), start, 1.0, 7, config)
-    switch = config["fuse_pv"]["switch_epoch"] * config["steps_per_epoch"]
+    adam = toy.torch_run(rosenbrock, Variant("adam"), start, 1.0, 7, settings)
+    fuse_pv = toy.torch_run(rosenbrock, Variant("fuse_pv_epoch"), start, 1.0, 7, settings)
+    switch = settings["fuse_pv"]["switch_epoch"] * settings["steps_per_epoch"]
     assert set(fuse_pv["phase"].iloc[: switch + 1]) == {"adam"}
     assert set(fuse_pv["phase"].iloc[switch + 1 :]) == {"lbfgs"}
     columns = ["evals", "f", "x0", "x1"]
@@ -44,36 +44,36 @@ def test_fuse_pv_is_adam_until_it_switches_then_lbfgs(config, rosenbrock):
     assert not np.allclose(fuse_pv["x0"].iloc[switch + 2], adam["x0"].iloc[switch + 2])
 
 
-def test_noise_is_the_same_for_every_optimizer_and_changes_the_run(config, rosenbrock):
+def test_noise_is_the_same_for_every_optimizer_and_changes_the_run(settings, rosenbrock):
     start = random_starts(rosenbrock, 1, 3)[0]
-    noisy = toy.torch_run(rosenbrock, Variant("sgd"), start, 1.0, 5, config)
-    again = toy.torch_run(rosenbrock, Variant("sgd"), start, 1.0, 5, config)
-    clean = toy.torch_run(rosenbrock, Variant("sgd"), start, 0.0, 5, config)
+    noisy = toy.torch_run(rosenbrock, Variant("sgd"), start, 1.0, 5, settings)
+    again = toy.torch_run(rosenbrock, Variant("sgd"), start, 1.0, 5, settings)
+    clean = toy.torch_run(rosenbrock, Variant("sgd"), start, 0.0, 5, settings)
     pd.testing.assert_frame_equal(noisy.drop(columns="wall_time"), again.drop(columns="wall_time"))
     assert not np.allclose(noisy["x0"], clean["x0"])
     # SGD's first step is x - lr (grad f + noise): the noise is that of NoisyObjective
     objective = NoisyObjective(rosenbrock, 1.0, 5)
     x = start.clone().requires_grad_(True)
     objective(x).backward()
-    first = start - config["sgd"]["lr"] * x.grad
+    first = start - settings["sgd"]["lr"] * x.grad
     assert noisy[["x0", "x1"]].iloc[1].tolist() == pytest.approx(first.tolist(), rel=1e-12)
 
 
-def test_a_diverging_run_stops_and_counts_as_an_infinite_gap(config, rosenbrock):
+def test_a_diverging_run_stops_and_counts_as_an_infinite_gap(settings, rosenbrock):
     start = torch.tensor([2.0, -2.0], dtype=torch.float64)
-    config = dict(config, sgd={"lr": 1.0})
-    run = toy.torch_run(rosenbrock, Variant("sgd"), start, 0.0, 0, config)
-    assert len(run) < config["budget"] + 1
+    settings = dict(settings, sgd={"lr": 1.0})
+    run = toy.torch_run(rosenbrock, Variant("sgd"), start, 0.0, 0, settings)
+    assert len(run) < settings["budget"] + 1
     assert not np.isfinite(run["gap"].iloc[-1])
     summary = toy_results.run_summary(
-        run.assign(function="r", variant="sgd", noise=0.0, start=0), config
+        run.assign(function="r", variant="sgd", noise=0.0, start=0), settings
     )
     assert summary["final_gap"].iloc[0] == math.inf and not summary["success"].iloc[0]
 
 
-def test_scipy_run_logs_scipys_iterates_and_evaluations(config, rosenbrock):
+def test_scipy_run_logs_scipys_iterates_and_evaluations(settings, rosenbrock):
     start = rosenbrock.standard_start
-    full = dict(config, target_gap=1e-30, budget=500)
+    full = dict(settings, target_gap=1e-30, budget=500)
     run = toy.scipy_run(rosenbrock, start, full)
     reference = scipy.optimize.minimize(
         lambda x: float(rosenbrock.f(torch.from_numpy(x))),
@@ -84,15 +84,15 @@ def test_scipy_run_logs_scipys_iterates_and_evaluations(config, rosenbrock):
     )
     assert run["x0"].iloc[-1] == pytest.approx(reference.x[0], abs=1e-12)
     assert run["evals"].iloc[-1] <= reference.nfev
-    stopped = toy.scipy_run(rosenbrock, start, config)
-    assert stopped["gap"].iloc[-1] <= config["target_gap"] < stopped["gap"].iloc[-2]
+    stopped = toy.scipy_run(rosenbrock, start, settings)
+    assert stopped["gap"].iloc[-1] <= settings["target_gap"] < stopped["gap"].iloc[-2]
     assert len(stopped) < len(run)
 
 
-def test_processes_change_nothing_but_wall_times(config, tmp_path):
-    config = dict(config, budget=30)
-    serial = toy.run_cells(dict(config, workers=1), tmp_path / "serial")
-    parallel = toy.run_cells(dict(config, workers=2), tmp_path / "parallel")
+def test_processes_change_nothing_but_wall_times(settings, tmp_path):
+    settings = dict(settings, budget=30)
+    serial = toy.run_cells(dict(settings, workers=1), tmp_path / "serial")
+    parallel = toy.run_cells(dict(settings, workers=2), tmp_path / "parallel")
     pd.testing.assert_frame_equal(
         serial.drop(columns="wall_time"), parallel.drop(columns="wall_time")
     )

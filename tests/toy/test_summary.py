@@ -29,8 +29,8 @@ def _log(rows, variant="fuse_pv_epoch", start=0):
     )
 
 
-def test_run_summary_reads_budget_target_success_and_switch(config):
-    config = dict(config, budget=10, target_gap=1e-8, success_tol=0.25)
+def test_run_summary_reads_budget_target_success_and_switch(settings):
+    settings = dict(settings, budget=10, target_gap=1e-8, success_tol=0.25)
     log = pd.concat(
         [
             _log(
@@ -53,7 +53,7 @@ def test_run_summary_reads_budget_target_success_and_switch(config):
             ),
         ]
     )
-    summary = toy_results.run_summary(log, config).set_index("variant")
+    summary = toy_results.run_summary(log, settings).set_index("variant")
     pv, adam = summary.loc["fuse_pv_epoch"], summary.loc["adam"]
     assert pv["final_gap"] == 1e-9 and pv["success"] and pv["final_evals"] == 6
     assert pv["evals_to_target"] == 6 and pv["time_to_target"] == 0.06
@@ -63,17 +63,17 @@ def test_run_summary_reads_budget_target_success_and_switch(config):
     assert math.isnan(adam["switch_evals"])
 
 
-def test_median_to_target_counts_unreached_runs_as_never(config):
+def test_median_to_target_counts_unreached_runs_as_never(settings):
     rows = [
         _log([(0, 1.0, 1.0, "adam"), (e, 0.0, 0.0, "adam")], "adam", start=i)
         for i, e in enumerate((3, 5))
     ]
     rows += [_log([(0, 1.0, 1.0, "adam"), (50, 1.0, 1.0, "adam")], "adam", start=i) for i in (2, 3)]
-    cells = toy_results.cell_summary(toy_results.run_summary(pd.concat(rows), config))
+    cells = toy_results.cell_summary(toy_results.run_summary(pd.concat(rows), settings))
     assert cells["reached_target"].iloc[0] == 0.5
     assert math.isnan(cells["median_evals_to_target"].iloc[0])  # 2 of 4: the median is never
     rows.append(_log([(0, 1.0, 1.0, "adam"), (9, 0.0, 0.0, "adam")], "adam", start=4))
-    cells = toy_results.cell_summary(toy_results.run_summary(pd.concat(rows), config))
+    cells = toy_results.cell_summary(toy_results.run_summary(pd.concat(rows), settings))
     assert cells["median_evals_to_target"].iloc[0] == 9  # 3, 5, 9, never, never
 
 

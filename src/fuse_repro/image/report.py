@@ -16,42 +16,42 @@ from fuse_repro.image.summary import phase_speed
 from fuse_repro.report import Figure, Item, table
 
 
-def setup_note(config: dict) -> str:
+def setup_note(settings: dict) -> str:
     """The settings of an image experiment's block that produced its results."""
-    lb, fp = config["lbfgs"], config["fuse_pv"]
-    sizes = SPLIT_SIZES[config["experiment"]]
+    lb, fp = settings["lbfgs"], settings["fuse_pv"]
+    sizes = SPLIT_SIZES[settings["experiment"]]
     normalize = (
         "inputs in [0, 1]"
-        if config["normalize"] is None
-        else f"inputs normalised with mean {config['normalize']['mean']} and std "
-        f"{config['normalize']['std']}"
+        if settings["normalize"] is None
+        else f"inputs normalised with mean {settings['normalize']['mean']} and std "
+        f"{settings['normalize']['std']}"
     )
     return (
-        f"Setup (params.yaml, scale {config['scale']}): models {', '.join(config['models'])}, "
-        f"batch {config['batch_size']}, {config['epochs']} epochs, seeds {config['seeds']}, "
-        f"{config['train_size'] or sizes['train']} training images, "
-        f"{config['test_size'] or sizes['test']} test images scored after every epoch, "
+        f"Setup (params.yaml, scale {settings['scale']}): models {', '.join(settings['models'])}, "
+        f"batch {settings['batch_size']}, {settings['epochs']} epochs, seeds {settings['seeds']}, "
+        f"{settings['train_size'] or sizes['train']} training images, "
+        f"{settings['test_size'] or sizes['test']} test images scored after every epoch, "
         f"{normalize}, "
-        f"no augmentation; Adam lr {config['adam']['lr']}, SGD lr {config['sgd']['lr']}, "
+        f"no augmentation; Adam lr {settings['adam']['lr']}, SGD lr {settings['sgd']['lr']}, "
         f"L-BFGS = torch.optim.LBFGS(lr={lb['lr']}, history_size={lb['history_size']}, "
         f"max_iter={lb['max_iter']}, max_eval={lb['max_eval']}, strong Wolfe), Adam→SGD "
-        f"after {config['adam_sgd']['switch_epoch']} epochs; FUSE-PV: Adam lr {fp['lr']}, "
+        f"after {settings['adam_sgd']['switch_epoch']} epochs; FUSE-PV: Adam lr {fp['lr']}, "
         f"then L-BFGS (lr {fp['lbfgs_lr']}, history {fp['history_size']}, max_iter "
         f"{fp['max_iter']}, max_eval {fp['max_eval']}); epoch rule after "
         f"{fp['switch_epoch']} epochs, gradient rule below {fp['grad_threshold']}, loss rule "
         f"patience {fp['patience']} with min_delta {fp['min_delta']}, both after "
         f"{fp['warmup_epochs']} warm-up epochs; target test accuracy "
-        f"{config['target_accuracy']}. The last incomplete batch is dropped, as in the "
+        f"{settings['target_accuracy']}. The last incomplete batch is dropped, as in the "
         "official code (FOSSO main.py)."
     )
 
 
-def differences(config: dict) -> str:
+def differences(settings: dict) -> str:
     """Where the experiment departs from the official code on purpose."""
     scored = (
         "the full test set is scored"
-        if config["test_size"] is None
-        else f"{config['test_size']} test images (a fixed random subset) are scored at this "
+        if settings["test_size"] is None
+        else f"{settings['test_size']} test images (a fixed random subset) are scored at this "
         "scale, the full test set at the paper scale"
     )
     return (
@@ -107,7 +107,7 @@ def notes(settings: dict, source_label: str, parameters: dict[str, int]) -> list
 def speed_notes(
     speed: pd.DataFrame,
     times: pd.DataFrame,
-    config: dict,
+    settings: dict,
     paper: dict,
     device: str,
 ) -> list[str]:
@@ -121,8 +121,8 @@ def speed_notes(
         for row in speed.itertuples()
     ]
     lines = ["Speed, measured in this run: " + "; ".join(ratios) + "."] if ratios else []
-    train_images = SPLIT_SIZES[config["experiment"]]["train"]
-    quick_images = config["train_size"] or train_images
+    train_images = SPLIT_SIZES[settings["experiment"]]["train"]
+    quick_images = settings["train_size"] or train_images
     scale = (paper["train_size"] or train_images) / quick_images
     per_epoch = (
         times.groupby(["model", "optimizer"])["seconds"].sum()
@@ -140,7 +140,7 @@ def speed_notes(
             f"of training for {', '.join(models)} × {len(optimizers)} optimizers × "
             f"{len(paper['seeds'])} seeds × {paper['epochs']} epochs (this run's seconds per "
             f"epoch × {scale:.2f} for the paper's training set, at this run's batch size "
-            f"{config['batch_size']} (paper: {paper['batch_size']}); per-epoch evaluation "
+            f"{settings['batch_size']} (paper: {paper['batch_size']}); per-epoch evaluation "
             "excluded)."
         )
     return lines

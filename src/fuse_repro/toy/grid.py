@@ -30,14 +30,14 @@ class Variant:
     def key(self) -> str:
         return self.optimizer + "".join(f"-{k}={v:g}" for k, v in self.settings.items())
 
-    def config(self, base: dict[str, Any]) -> dict[str, Any]:
+    def applied_to(self, base: dict[str, Any]) -> dict[str, Any]:
         """``base`` with this variant's settings in their blocks."""
-        config = dict(base)
+        merged = dict(base)
         for name, value in self.settings.items():
             block = OVERRIDABLE[name]
             if block is not None:
-                config[block] = {**config[block], name: value}
-        return config
+                merged[block] = {**merged[block], name: value}
+        return merged
 
     @property
     def arguments(self) -> dict[str, float]:
@@ -50,13 +50,13 @@ def function_key(spec: dict[str, Any]) -> str:
     return f"{spec['name']}_{spec['dim']}d"
 
 
-def main_variants(config: dict[str, Any]) -> list[Variant]:
-    """The comparison's variants: each optimizer of ``config["optimizers"]``, ``fuse``
-    once per ``theta`` of ``config["fuse"]["thetas"]``."""
+def main_variants(settings: dict[str, Any]) -> list[Variant]:
+    """The comparison's variants: each optimizer of ``settings["optimizers"]``, ``fuse``
+    once per ``theta`` of ``settings["fuse"]["thetas"]``."""
     variants = []
-    for name in config["optimizers"]:
+    for name in settings["optimizers"]:
         if name == "fuse":
-            variants += [Variant("fuse", {"theta": t}) for t in config["fuse"]["thetas"]]
+            variants += [Variant("fuse", {"theta": t}) for t in settings["fuse"]["thetas"]]
         else:
             variants.append(Variant(name))
     return variants
@@ -71,9 +71,9 @@ ABLATED_OPTIMIZER = {
 }
 
 
-def ablation_variants(config: dict[str, Any]) -> dict[str, list[Variant]]:
-    """Per swept setting of ``config["ablation"]["sweeps"]``, one variant per value."""
+def ablation_variants(settings: dict[str, Any]) -> dict[str, list[Variant]]:
+    """Per swept setting of ``settings["ablation"]["sweeps"]``, one variant per value."""
     return {
         name: [Variant(ABLATED_OPTIMIZER[name], {name: value}) for value in values]
-        for name, values in config["ablation"]["sweeps"].items()
+        for name, values in settings["ablation"]["sweeps"].items()
     }

@@ -16,30 +16,30 @@ from fuse_repro.toy.summary import ranked, rule_verdict, variant_label
 DETERMINISTIC = ("scipy", "fuse-theta=0", "lbfgs", "fuse_pv_epoch", "adam")
 
 
-def notes(config: dict[str, Any]) -> list[str]:
+def notes(settings: dict[str, Any]) -> list[str]:
     """The setup that produced the section."""
-    fp, lb = config["fuse_pv"], config["lbfgs"]
-    functions = ", ".join(f"{s['name']} ({s['dim']}-D)" for s in config["functions"])
+    fp, lb = settings["fuse_pv"], settings["lbfgs"]
+    functions = ", ".join(f"{s['name']} ({s['dim']}-D)" for s in settings["functions"])
     return [
-        f"Setup (params.yaml, scale {config['scale']}): {functions}; {config['starts']} "
-        f"random starts per function (seed {config['seed']}, uniform in the function's usual "
+        f"Setup (params.yaml, scale {settings['scale']}): {functions}; {settings['starts']} "
+        f"random starts per function (seed {settings['seed']}, uniform in the function's usual "
         f"domain), the same starts and noise sequence for every optimizer; budget "
-        f"{config['budget']} closure evaluations (value and gradient) per run; target "
-        f"f − f* ≤ {config['target_gap']:g}; success: final point within "
-        f"{config['success_tol']:g} of a global minimiser. Gradient noise: each step adds "
+        f"{settings['budget']} closure evaluations (value and gradient) per run; target "
+        f"f − f* ≤ {settings['target_gap']:g}; success: final point within "
+        f"{settings['success_tol']:g} of a global minimiser. Gradient noise: each step adds "
         "σ·z (z ~ N(0, I), fixed within the step, new at the next) to the gradient, so "
         "L-BFGS's curvature pairs see one function per step; σ = 0 is the deterministic "
         "problem.",
-        f"Optimizers: SGD lr {config['sgd']['lr']:g}; Adam lr {config['adam']['lr']:g}; "
+        f"Optimizers: SGD lr {settings['sgd']['lr']:g}; Adam lr {settings['adam']['lr']:g}; "
         f"L-BFGS (torch.optim.LBFGS and FUSE with θ = 0) with history {lb['history_size']}, "
         f"max_iter {lb['max_iter']}, max_eval {lb['max_eval']} per step, strong Wolfe; FUSE "
-        f"with constant θ ∈ {config['fuse']['thetas']}; FUSE-PV: Adam lr {fp['lr']:g}, then "
+        f"with constant θ ∈ {settings['fuse']['thetas']}; FUSE-PV: Adam lr {fp['lr']:g}, then "
         f"L-BFGS, epoch rule after {fp['switch_epoch']} epochs of "
-        f"{config['steps_per_epoch']} steps, gradient rule below {fp['grad_threshold']:g}, "
+        f"{settings['steps_per_epoch']} steps, gradient rule below {fp['grad_threshold']:g}, "
         f"loss rule patience {fp['patience']} with min_delta {fp['min_delta']:g} on the "
         f"noise-free f, after {fp['warmup_epochs']} warm-up epochs; scipy L-BFGS-B "
-        f"(maxcor {lb['history_size']}, ftol {config['scipy']['ftol']:g}, gtol "
-        f"{config['scipy']['gtol']:g}) on the noise-free function as the deterministic "
+        f"(maxcor {lb['history_size']}, ftol {settings['scipy']['ftol']:g}, gtol "
+        f"{settings['scipy']['gtol']:g}) on the noise-free function as the deterministic "
         "reference. Learning rates are the same for every function (not tuned per function).",
         "Caveat of the noise model: the tilt σ·z·x makes one step's function unbounded below "
         "where f is bounded (Ackley) or flat along a line (Beale along y = 1); a line search "
@@ -174,13 +174,13 @@ TABLES = ("comparison", "ablation", "rules")
 """The summaries (``results/toy/<name>.csv``) the section reads."""
 
 
-def section(config: dict[str, Any], results_dir: Path) -> list[Item]:
+def section(settings: dict[str, Any], results_dir: Path) -> list[Item]:
     """The toy study's report section from its results folder: setup, comparison tables,
     findings stated from the numbers, the verdict on the switch rules, the figures."""
     tables = {name: pd.read_csv(results_dir / f"{name}.csv") for name in TABLES}
-    comparison, target = tables["comparison"], config["target_gap"]
-    items: list[Item] = ["## Toy ablation: test functions with known minima", *notes(config)]
-    for noise in config["noise_scales"]:
+    comparison, target = tables["comparison"], settings["target_gap"]
+    items: list[Item] = ["## Toy ablation: test functions with known minima", *notes(settings)]
+    for noise in settings["noise_scales"]:
         what = (
             "median closure evaluations to the target"
             if noise == 0.0
@@ -191,7 +191,9 @@ def section(config: dict[str, Any], results_dir: Path) -> list[Item]:
             table(comparison_table(comparison, noise)),
         ]
     items.append(deterministic_finding(comparison))
-    items += [noisy_finding(comparison, noise, target) for noise in config["noise_scales"] if noise]
+    items += [
+        noisy_finding(comparison, noise, target) for noise in settings["noise_scales"] if noise
+    ]
     items += ablation_findings(tables["ablation"], target)
     items += [
         "FUSE-PV's switch rules per function and noise scale (success rate · median final f − f*):",

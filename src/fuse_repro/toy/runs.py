@@ -103,12 +103,14 @@ def torch_run(
     start: torch.Tensor,
     noise: float,
     noise_seed: int,
-    config: dict[str, Any],
+    settings: dict[str, Any],
 ) -> pd.DataFrame:
     """Minimise ``fn`` from ``start`` with a torch optimizer (see the module docstring)."""
     x = start.clone().requires_grad_(True)
     objective = NoisyObjective(fn, noise, noise_seed)
-    optimizer = build_optimizer(variant.optimizer, [x], variant.config(config), **variant.arguments)
+    optimizer = build_optimizer(
+        variant.optimizer, [x], variant.applied_to(settings), **variant.arguments
+    )
     evals, wall = 0, 0.0
 
     def closure() -> torch.Tensor:
@@ -122,7 +124,7 @@ def torch_run(
     path, eval_counts, walls, phases = [x.detach().clone()], [0], [0.0], [optimizer.phase]
     switch_steps = [_switch_step(optimizer)]
     steps = 0
-    while evals < config["budget"]:
+    while evals < settings["budget"]:
         phase = optimizer.phase
         started = time.perf_counter()
         optimizer.step(closure)
@@ -135,9 +137,9 @@ def torch_run(
         if not bool(torch.isfinite(point).all()):
             break
         value = float(fn.f(point))
-        if value - fn.minimum_value <= config["target_gap"]:
+        if value - fn.minimum_value <= settings["target_gap"]:
             break
-        if steps % config["steps_per_epoch"] == 0:
+        if steps % settings["steps_per_epoch"] == 0:
             optimizer.end_epoch(value)
     return trajectory_table(fn, torch.stack(path), eval_counts, walls, phases, switch_steps)
 
@@ -148,7 +150,7 @@ def _switch_step(optimizer: Any) -> float:
     return np.nan if step is None else float(step)
 
 
-def scipy_run(fn: TestFunction, start: torch.Tensor, config: dict[str, Any]) -> pd.DataFrame:
+def scipy_run(fn: TestFunction, start: torch.Tensor, settings: dict[str, Any]) -> pd.DataFrame:
     """L-BFGS-B on the noise-free ``fn``; one row per scipy iteration (its accepted
     points), with the evaluations and time used up to it."""
     evals, started = 0, time.perf_counter()
@@ -167,10 +169,10 @@ def scipy_run(fn: TestFunction, start: torch.Tensor, config: dict[str, Any]) -> 
         walls.append(time.perf_counter() - started)
         path.append(torch.from_numpy(intermediate_result.x.copy()))
         eval_counts.append(evals)
-        if intermediate_result.fun - fn.minimum_value <= config["target_gap"]:
+        if intermediate_result.fun - fn.minimum_value <= settings["target_gap"]:
             raise StopIteration  # scipy >= 1.11 ends the run cleanly
 
-    sp = config["scipy"]
+    sp = settings["scipy"]
     scipy.optimize.minimize(
         value_and_grad,
         start.numpy().copy(),
@@ -178,9 +180,9 @@ def scipy_run(fn: TestFunction, start: torch.Tensor, config: dict[str, Any]) -> 
         method="L-BFGS-B",
         callback=record,
         options=dict(
-            maxcor=config["lbfgs"]["history_size"],
-            maxfun=config["budget"],
-            maxiter=config["budget"],
+            maxcor=settings["lbfgs"]["history_size"],
+            maxfun=settings["budget"],
+            maxiter=settings["budget"],
             ftol=sp["ftol"],
             gtol=sp["gtol"],
         ),
@@ -189,30 +191,30 @@ def scipy_run(fn: TestFunction, start: torch.Tensor, config: dict[str, Any]) -> 
 
 
 def cell_runs(
-    spec: dict[str, Any], variant: Variant, noise: float, config: dict[str, Any]
+    spec: dict[str, Any], variant: Variant, noise: float, settings: dict[str, Any]
 ) -> pd.DataFrame:
     """Every start of one function x variant x noise scale, as one table."""
     fn = get(spec["name"], spec["dim"])
-    starts = random_starts(fn, config["starts"], config["seed"])
+    starts = random_starts(fn, settings["starts"], settings["seed"])
     frames = []
     for index, start in enumerate(starts):
         if variant.optimizer == "scipy":
-            frame = scipy_run(fn, start, config)
+            frame = scipy_run(fn, start, settings)
         else:
-            frame = torch_run(fn, variant, start, noise, config["seed"] + index, config)
+            frame = torch_run(fn, variant, start, noise, settings["seed"] + index, settings)
         frames.append(frame.assign(start=index))
     table = pd.concat(frames, ignore_index=True)
     table = table.assign(function=function_key(spec), variant=variant.key, noise=noise)
     return table[LOG_COLUMNS]
 
 
-def check_cell(cell: Cell, table: pd.DataFrame, config: dict[str, Any]) -> str | None:
+def check_cell(cell: Cell, table: pd.DataFrame, settings: dict[str, Any]) -> str | None:
     """What is wrong with ``table`` read back as ``cell``'s runs: its columns, its starts,
     and each start's steps (0, 1, 2, ... without a gap); None when it is complete."""
     if list(table.columns) != LOG_COLUMNS:
         return f"columns {list(table.columns)}, expected {LOG_COLUMNS}"
-    if sorted(table["start"].unique()) != list(range(config["starts"])):
-        return f"starts {sorted(table['start'].unique())}, expected 0..{config['starts'] - 1}"
+    if sorted(table["start"].unique()) != list(range(settings["starts"])):
+        return f"starts {sorted(table['start'].unique())}, expected 0..{settings['starts'] - 1}"
     for start, steps in table.groupby("start")["step"]:
         if list(steps) != list(range(len(steps))):
             return f"start {start}: steps are not 0, 1, 2, ..."
@@ -237,55 +239,55 @@ class Cell:
     variant: Variant
     noise: float
 
-    def file_name(self, config: dict[str, Any]) -> str:
+    def file_name(self, settings: dict[str, Any]) -> str:
         """``<function>__<variant>__noise<s>__<key>.csv.gz``; ``key`` digests what the
         cell's numbers depend on: the run settings, its own optimizer's settings (with the
         variant's overrides), the function, variant, noise scale and the log's columns."""
-        run_settings = {k: config[k] for k in RUN_SETTINGS}
-        optimizer = REGISTRY[self.variant.optimizer].identity(self.variant.config(config))
+        run_settings = {k: settings[k] for k in RUN_SETTINGS}
+        optimizer = REGISTRY[self.variant.optimizer].identity(self.variant.applied_to(settings))
         key = digest(run_settings, optimizer, self.spec, self.variant.key, self.noise, LOG_COLUMNS)
         return f"{function_key(self.spec)}__{self.variant.key}__noise{self.noise:g}__{key}.csv.gz"
 
 
-def grid(config: dict[str, Any]) -> list[Cell]:
+def grid(settings: dict[str, Any]) -> list[Cell]:
     """The comparison (every function x main variant x noise scale; scipy at noise 0
     only) and the ablation (every ablation function x swept value x ablation noise).
     A cell of both appears twice; :func:`run_cells` computes it once (same file name)."""
     cells = [
         Cell(spec, variant, noise)
-        for spec in config["functions"]
-        for variant in main_variants(config)
-        for noise in config["noise_scales"]
+        for spec in settings["functions"]
+        for variant in main_variants(settings)
+        for noise in settings["noise_scales"]
         if variant.optimizer != "scipy" or noise == 0.0
     ]
     cells += [
         Cell(spec, variant, noise)
-        for spec in config["ablation"]["functions"]
-        for variants in ablation_variants(config).values()
+        for spec in settings["ablation"]["functions"]
+        for variants in ablation_variants(settings).values()
         for variant in variants
-        for noise in config["ablation"]["noise_scales"]
+        for noise in settings["ablation"]["noise_scales"]
     ]
     return cells
 
 
-def run_cells(config: dict[str, Any], runs_dir: Path) -> pd.DataFrame:
+def run_cells(settings: dict[str, Any], runs_dir: Path) -> pd.DataFrame:
     """Every cell of :func:`grid`, each saved as soon as it is done as
     ``runs_dir/<cell>.csv.gz`` and read back (after :func:`check_cell`) on a rerun with the
-    same settings and numerics; ``config["workers"]`` processes (``auto``: one per CPU core;
+    same settings and numerics; ``settings["workers"]`` processes (``auto``: one per CPU core;
     never more than the cores) run the cells. Returns all rows, in the order of the grid."""
     torch.set_num_threads(1)  # tiny problems: threads only add overhead
-    cells = {cell.file_name(config): cell for cell in grid(config)}
+    cells = {cell.file_name(settings): cell for cell in grid(settings)}
     jobs: dict[str, Callable[[], pd.DataFrame]] = {
-        name: partial(cell_runs, cell.spec, cell.variant, cell.noise, config)
+        name: partial(cell_runs, cell.spec, cell.variant, cell.noise, settings)
         for name, cell in cells.items()
     }
-    workers = cores() if config["workers"] == "auto" else min(config["workers"], cores())
-    if config["workers"] != "auto" and config["workers"] > workers:
-        print(f"workers: {config['workers']} asked for, {workers} used (the CPU cores)")
+    workers = cores() if settings["workers"] == "auto" else min(settings["workers"], cores())
+    if settings["workers"] != "auto" and settings["workers"] > workers:
+        print(f"workers: {settings['workers']} asked for, {workers} used (the CPU cores)")
     frames = {}
 
     def check(name: str, table: pd.DataFrame) -> str | None:
-        return check_cell(cells[name], table, config)
+        return check_cell(cells[name], table, settings)
 
     for name, frame, _ in tqdm(
         stored_runs(runs_dir, jobs, workers, check=check),

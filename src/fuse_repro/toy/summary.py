@@ -32,7 +32,7 @@ def variant_label(key: str) -> str:
     return f"{TOY_LABELS.get(name, name)}, {setting}"
 
 
-def run_summary(log: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
+def run_summary(log: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
     """One row per run. At the budget (the last row with at most ``budget`` evaluations):
     ``final_gap`` (inf when x left the finite numbers) and ``success`` (distance to a
     global minimiser <= ``success_tol``). ``evals_to_target`` / ``time_to_target``: the
@@ -40,10 +40,13 @@ def run_summary(log: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     ``switch_evals``: evaluations done when FUSE-PV switched to L-BFGS, from its logged
     ``switch_step`` counter (NaN if it never switched, and for every other optimizer)."""
     log = log.sort_values(RUN_KEYS + ["step"])
-    within = log[log["evals"] <= config["budget"]]
+    within = log[log["evals"] <= settings["budget"]]
     final = within.groupby(RUN_KEYS, sort=False).tail(1).set_index(RUN_KEYS)
     hit = (
-        within[within["gap"] <= config["target_gap"]].groupby(RUN_KEYS).head(1).set_index(RUN_KEYS)
+        within[within["gap"] <= settings["target_gap"]]
+        .groupby(RUN_KEYS)
+        .head(1)
+        .set_index(RUN_KEYS)
     )
     switch_steps = log.groupby(RUN_KEYS, sort=False)["switch_step"].max().dropna()
     evals_at = log.set_index(RUN_KEYS + ["step"])["evals"]
@@ -55,7 +58,7 @@ def run_summary(log: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     summary = pd.DataFrame(
         {
             "final_gap": final["gap"].where(np.isfinite(final["gap"]), np.inf),
-            "success": final["distance"] <= config["success_tol"],
+            "success": final["distance"] <= settings["success_tol"],
             "final_evals": final["evals"],
             "evals_to_target": hit["evals"].reindex(final.index),
             "time_to_target": hit["wall_time"].reindex(final.index),
@@ -90,14 +93,14 @@ def cell_summary(summary: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
 
 
-def comparison(cells: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
+def comparison(cells: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
     """The rows of :func:`cell_summary` that make the main comparison, in params order."""
-    functions = [function_key(spec) for spec in config["functions"]]
-    variants = [v.key for v in main_variants(config)]
+    functions = [function_key(spec) for spec in settings["functions"]]
+    variants = [v.key for v in main_variants(settings)]
     rows = cells[
         cells["function"].isin(functions)
         & cells["variant"].isin(variants)
-        & cells["noise"].isin(config["noise_scales"])
+        & cells["noise"].isin(settings["noise_scales"])
     ]
     order = {name: i for i, name in enumerate(functions + variants)}
     return rows.sort_values(
@@ -107,16 +110,16 @@ def comparison(cells: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
     )
 
 
-def ablation(cells: pd.DataFrame, config: dict[str, Any]) -> pd.DataFrame:
+def ablation(cells: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
     """:func:`cell_summary` rows of the ablation, with the swept ``setting`` and ``value``."""
-    functions = [function_key(spec) for spec in config["ablation"]["functions"]]
+    functions = [function_key(spec) for spec in settings["ablation"]["functions"]]
     frames = []
-    for setting, variants in ablation_variants(config).items():
+    for setting, variants in ablation_variants(settings).items():
         values = {v.key: dict(v.settings)[setting] for v in variants}
         rows = cells[
             cells["function"].isin(functions)
             & cells["variant"].isin(values)
-            & cells["noise"].isin(config["ablation"]["noise_scales"])
+            & cells["noise"].isin(settings["ablation"]["noise_scales"])
         ]
         frames.append(rows.assign(setting=setting, value=rows["variant"].map(values)))
     return pd.concat(frames, ignore_index=True)
@@ -236,7 +239,7 @@ def rule_verdict(ranking: pd.DataFrame) -> str:
 
 
 def write_summaries(
-    log: pd.DataFrame, config: dict[str, Any], out_dir: Path, metrics_path: Path
+    log: pd.DataFrame, settings: dict[str, Any], out_dir: Path, metrics_path: Path
 ) -> dict[str, pd.DataFrame]:
     """Under ``out_dir``: ``summary.csv`` (one row per run), ``cells.csv``,
     ``comparison.csv``, ``ablation.csv``, ``rules.csv``, ``curves.csv`` (:func:`gap_quantiles`
@@ -244,23 +247,23 @@ def write_summaries(
     (the output persists; the notebook draws the figures after)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out_dir / "figures", ignore_errors=True)
-    summary = run_summary(log, config)
+    summary = run_summary(log, settings)
     cells = cell_summary(summary)
     tables = {
         "summary": summary,
         "cells": cells,
-        "comparison": comparison(cells, config),
-        "ablation": ablation(cells, config),
+        "comparison": comparison(cells, settings),
+        "ablation": ablation(cells, settings),
     }
-    tables["rules"] = rule_ranking(tables["comparison"], config["target_gap"])
+    tables["rules"] = rule_ranking(tables["comparison"], settings["target_gap"])
     for name, table in tables.items():
         table.to_csv(out_dir / f"{name}.csv", index=False)
     main_log = log[
         log["function"].isin(tables["comparison"]["function"].unique())
         & log["variant"].isin(tables["comparison"]["variant"].unique())
-        & log["noise"].isin(config["noise_scales"])
+        & log["noise"].isin(settings["noise_scales"])
     ]
-    tables["curves"] = gap_quantiles(main_log, config["budget"])
+    tables["curves"] = gap_quantiles(main_log, settings["budget"])
     tables["curves"].to_csv(out_dir / "curves.csv", index=False)
     metrics_path.write_text(
         json.dumps(metrics(tables["comparison"]), indent=2, ensure_ascii=False, allow_nan=False)
