@@ -229,17 +229,20 @@ def instrumented(
 
 
 def run_one(
-    experiment: str, variant: str, seed: int, config: dict[str, Any], splits: tuple
+    experiment: str,
+    variant: str,
+    seed: int,
+    config: dict[str, Any],
+    splits: fuse_repro.image.runs.Splits,
 ) -> tuple[pd.DataFrame, dict[str, Any] | None]:
     """One pipeline run; returns its epoch log (with the recalibrated columns) and, for
     FUSE-PV, its first-iteration record."""
     _, model, fuse_name = EXPERIMENTS[experiment]
-    train, test = splits
     optimizer = fuse_name if variant in RULES else variant
     rule = variant if variant in RULES else None
-    with instrumented(rule, train, config["batch_size"]) as record:
+    with instrumented(rule, splits.train, config["batch_size"]) as record:
         started = time.perf_counter()
-        log = fuse_repro.image.runs.train_run(model, optimizer, seed, config, train, test)
+        log = fuse_repro.image.runs.train_run(model, optimizer, seed, config, splits)
         seconds = time.perf_counter() - started
     bn = pd.DataFrame(record["bn"], columns=["loss", "accuracy"])
     log["train_loss_bn"] = bn["loss"].iloc[0::2].to_numpy()  # train split, then test

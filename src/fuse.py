@@ -87,7 +87,7 @@ from torch import Tensor
 from torch.optim.adam import adam as adam_functional
 from torch.optim.optimizer import Optimizer
 
-__all__ = ["FUSE", "SWITCH_RULES", "LINE_SEARCHES"]
+__all__ = ["FUSE", "SWITCH_RULES", "LINE_SEARCHES", "gradient_norm"]
 
 SWITCH_RULES = ("epoch", "gradient", "loss")
 LINE_SEARCHES = ("strong_wolfe", None)
@@ -691,7 +691,7 @@ class FUSE(Optimizer):
     def _accumulate_grad_norm(self, grads: list[Tensor]) -> None:
         """Add :math:`\\lVert g\\rVert_2` of this step to a device accumulator (no sync)."""
         fuse = self._fuse
-        norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        norm = gradient_norm(grads)
         fuse["grad_norm_sum"] = (
             norm if fuse["grad_norm_sum"] is None else fuse["grad_norm_sum"] + norm
         )
@@ -1136,6 +1136,13 @@ class FUSE(Optimizer):
         if any(s.dtype != scalars[0].dtype for s in scalars):
             scalars = [s.to(torch.float64) for s in scalars]
         return torch.stack(scalars).tolist()
+
+
+def gradient_norm(grads: list[Tensor]) -> Tensor:
+    """:math:`\\lVert (g_1, \\dots, g_k) \\rVert_2` of the tensors ``grads`` taken as one
+    vector: a device scalar (no host synchronisation). The statistic of the ``"gradient"``
+    switch rule, one term per step."""
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
 def _host_step_dtype() -> torch.dtype:

@@ -8,7 +8,7 @@ from types import ModuleType
 
 import torch
 
-from fuse_repro.image.runs import Split
+from fuse_repro.image.runs import Split, Splits
 
 ROOT = Path(__file__).resolve().parents[1]
 PARAMS = ROOT / "params.yaml"
@@ -42,10 +42,12 @@ def row_band_images(
 
 def to_splits(
     x: torch.Tensor, y: torch.Tensor, n_train: int, normalize: dict | None = None
-) -> tuple[Split, Split]:
-    """The first ``n_train`` images as the training split, the rest as the test split."""
-    return (
+) -> Splits:
+    """The first ``n_train`` images as the training split, the rest as the test split (no
+    validation split)."""
+    return Splits(
         Split.from_uint8(x[:n_train], y[:n_train], CPU, normalize=normalize),
+        None,
         Split.from_uint8(x[n_train:], y[n_train:], CPU, normalize=normalize),
     )
 
@@ -57,7 +59,7 @@ def synthetic_splits(
     n_train: int = 64,
     n_test: int = 32,
     seed: int = 0,
-) -> tuple[Split, Split]:
+) -> Splits:
     """Train and test splits of :func:`band_images` on the CPU (the defaults are those the
     golden logs were made with)."""
     return to_splits(*band_images(n_train + n_test, shape, seed), n_train, normalize)

@@ -73,7 +73,8 @@ def test_a_duplicated_key_is_refused_with_its_line(tmp_path):
     )
     path = tmp_path / "params.yaml"
     path.write_text(text)
-    with pytest.raises(P.ParamsError, match="(?s)duplicate key 'lr'.*line 21"):
+    line = text.splitlines().index("    sgd: {lr: 0.01, lr: 0.1}") + 1
+    with pytest.raises(P.ParamsError, match=f"(?s)duplicate key 'lr'.*line {line}\\b"):
         P.load(path)
 
 
@@ -143,14 +144,17 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_over(tmp_path, cap
     x = torch.randint(0, 256, (96, 28, 28), dtype=torch.uint8, generator=gen)
     y = torch.randint(0, 10, (96,), generator=gen)
     cpu = torch.device("cpu")
-    train = image_runs.Split.from_uint8(x[:64], y[:64], cpu)
-    test = image_runs.Split.from_uint8(x[64:], y[64:], cpu)
+    splits = image_runs.Splits(
+        image_runs.Split.from_uint8(x[:64], y[:64], cpu),
+        None,
+        image_runs.Split.from_uint8(x[64:], y[64:], cpu),
+    )
     settings = P.resolve(P.load(ROOT / "params.yaml"), "fashion_mnist")
     settings.update(epochs=2, batch_size=32)
-    fresh = image_runs.train_run("mlp", "adam", 0, settings, train, test)
+    fresh = image_runs.train_run("mlp", "adam", 0, settings, splits)
     checkpoint = tmp_path / "run.pt"
     checkpoint.write_bytes(b"not a checkpoint")
-    again = image_runs.train_run("mlp", "adam", 0, settings, train, test, checkpoint)
+    again = image_runs.train_run("mlp", "adam", 0, settings, splits, checkpoint)
     pd.testing.assert_frame_equal(again.drop(columns="wall_time"), fresh.drop(columns="wall_time"))
     assert (tmp_path / "run.pt.damaged").is_file()
     assert "damaged checkpoint" in capsys.readouterr().err

@@ -32,7 +32,7 @@ def grid_log(fashion_config, fashion_splits, tmp_path_factory):
     """``(log, runs folder)`` of every optimizer x seed of ``fashion_config``. Shared:
     tests that change the runs folder work on a copy."""
     runs = tmp_path_factory.mktemp("runs")
-    return run_grid(fashion_config, *fashion_splits, runs, data_id="toy"), runs
+    return run_grid(fashion_config, fashion_splits, runs, data_id="toy"), runs
 
 
 @pytest.fixture(scope="session")

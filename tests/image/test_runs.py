@@ -12,7 +12,15 @@ import torch
 
 from fuse_repro.core.optimizers import names
 from fuse_repro.image import runs as train_module
-from fuse_repro.image.runs import LOG_COLUMNS, Split, run_experiment, run_grid, train_run
+from fuse_repro.image.runs import (
+    LOG_COLUMNS,
+    Split,
+    Splits,
+    run_experiment,
+    run_grid,
+    subset_indices,
+    train_run,
+)
 from tests.helpers import CPU, row_band_images
 
 OPTIMIZERS = ["sgd", "adam", "lbfgs", "adam_sgd", "fuse_pv_epoch", "fuse_pv_loss"]
@@ -23,7 +31,7 @@ def test_every_run_logs_every_epoch(grid_log, fashion_config):
     frame, runs = grid_log
     assert list(frame.columns) == LOG_COLUMNS
     assert len(frame) == len(names("image")) * 2 * (fashion_config["epochs"] + 1)
-    assert len(list(runs.glob("*.csv"))) == len(names("image")) * 2
+    assert len(list(runs.glob("*.csv.gz"))) == len(names("image")) * 2
     assert not list(runs.glob("*.tmp"))
     assert frame[["train_loss", "test_loss", "test_accuracy"]].notna().all().all()
 
@@ -55,7 +63,7 @@ def test_training_learns(grid_log):
 
 def test_batch_larger_than_training_set_is_an_error(fashion_config, fashion_splits):
     with pytest.raises(ValueError, match="batch_size"):
-        train_run("mlp", "adam", 0, dict(fashion_config, batch_size=10_000), *fashion_splits)
+        train_run("mlp", "adam", 0, dict(fashion_config, batch_size=10_000), fashion_splits)
 
 
 def test_rerun_keeps_finished_runs_and_never_deletes_others(
@@ -66,14 +74,14 @@ def test_rerun_keeps_finished_runs_and_never_deletes_others(
     those settings), and only an interrupted write's temporary file is removed."""
     frame, shared_runs = grid_log
     runs = shutil.copytree(shared_runs, tmp_path / "runs")  # the shared folder stays whole
-    (runs / "cnn__adam__seed0__0123456789abcdef.csv").write_text("other settings")
+    (runs / "cnn__adam__seed0__0123456789abcdef.csv.gz").write_text("other settings")
     (runs / ".mlp__adam__seed0__0123.csv.partial").write_text("crash")
 
     def no_training(*args, **kwargs):
         raise AssertionError("a finished run was trained again")
 
     monkeypatch.setattr(train_module, "train_run", no_training)
-    again = run_grid(fashion_config, *fashion_splits, runs, data_id="toy")
+    again = run_grid(fashion_config, fashion_splits, runs, data_id="toy")
     pd.testing.assert_frame_equal(again, frame, check_dtype=False)
     assert len(list(runs.iterdir())) == len(names("image")) * 2 + 1
 
@@ -85,19 +93,41 @@ def test_rerun_keeps_finished_runs_and_never_deletes_others(
             trained.append(a[:3]) or frame[(frame["optimizer"] == a[1]) & (frame["seed"] == a[2])]
         ),
     )
-    run_grid(fashion_config, *fashion_splits, runs, data_id="other data")  # same grid, other data
+    run_grid(fashion_config, fashion_splits, runs, data_id="other data")  # same grid, other data
     assert len(trained) == len(names("image")) * 2
-    run_grid(dict(fashion_config, seeds=[0]), *fashion_splits, runs, data_id="other data")
+    run_grid(dict(fashion_config, seeds=[0]), fashion_splits, runs, data_id="other data")
     assert len(trained) == len(names("image")) * 2  # a smaller grid: nothing retrained
     assert len(list(runs.iterdir())) == len(names("image")) * 4 + 1  # nothing deleted
 
 
 # -------------------------------------------------------------------- data
+def test_a_validation_split_is_held_out_and_leaves_the_subset_without_one_unchanged():
+    assert subset_indices(100, None) == (None, None)
+    alone, _ = subset_indices(100, 30)
+    train, validation = subset_indices(100, 30, held_out=20)
+    assert torch.equal(train, alone)  # runs from before validation splits stay valid
+    rest, validation_again = subset_indices(100, None, held_out=20)
+    assert len(rest) == 80 and torch.equal(validation, validation_again)
+    assert set(rest.tolist()).isdisjoint(validation.tolist())
+
+
+def test_validation_metrics_are_logged_when_there_is_a_split(cifar_config, cifar_splits):
+    with_validation = Splits(cifar_splits.train, cifar_splits.test, cifar_splits.test)
+    config = dict(cifar_config, epochs=1)
+    log = train_run("densenet_paper", "adam", 0, config, with_validation)
+    assert log["val_loss"].tolist() == log["test_loss"].tolist()  # the same images here
+    assert log["val_accuracy"].tolist() == log["test_accuracy"].tolist()
+    plain = train_run("densenet_paper", "adam", 0, config, cifar_splits)
+    assert plain["val_loss"].isna().all() and plain["val_accuracy"].isna().all()
+    assert plain["grad_norm"].isna().tolist() == [True, False]  # before training: none
+    assert plain["grad_norm"].iloc[1] > 0
+
+
 def test_subsets_are_fixed_random_and_normalisation_is_per_channel():
     x = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1).expand(100, 3, 2, 2).clone()
     y = torch.arange(100) // 10  # sorted by class, like the JPEG re-encoding
-    first = Split.from_uint8(x, y, CPU, size=30)
-    again = Split.from_uint8(x, y, CPU, size=30)
+    first = Split.from_uint8(x, y, CPU, subset_indices(100, 30)[0])
+    again = Split.from_uint8(x, y, CPU, subset_indices(100, 30)[0])
     assert torch.equal(first.y, again.y)
     assert len(first.y.unique()) > 3  # not the first 30 (three classes)
     norm = Split.from_uint8(x, y, CPU, normalize={"mean": [0.5, 0.0, 0.0], "std": [0.5, 1, 2]})
@@ -117,7 +147,7 @@ def test_a_killed_run_resumes_and_ends_bit_for_bit_as_an_uninterrupted_one(
 ):
     """Killed after epoch 2 of 3 (FUSE-PV and Adam→SGD then in their second phase), the
     rerun loads the checkpoint and logs exactly what one uninterrupted run logs."""
-    uninterrupted = train_run("densenet_paper", optimizer, 0, cifar_config, *cifar_splits)
+    uninterrupted = train_run("densenet_paper", optimizer, 0, cifar_config, cifar_splits)
     checkpoint = tmp_path / "run.pt"
     real_log = train_module.evaluate
     calls = {"n": 0}
@@ -130,10 +160,10 @@ def test_a_killed_run_resumes_and_ends_bit_for_bit_as_an_uninterrupted_one(
 
     monkeypatch.setattr(train_module, "evaluate", evaluate_then_die)
     with pytest.raises(Killed):
-        train_run("densenet_paper", optimizer, 0, cifar_config, *cifar_splits, checkpoint)
+        train_run("densenet_paper", optimizer, 0, cifar_config, cifar_splits, checkpoint)
     assert torch.load(checkpoint, weights_only=False)["epoch"] == 2
     monkeypatch.setattr(train_module, "evaluate", real_log)
-    resumed = train_run("densenet_paper", optimizer, 0, cifar_config, *cifar_splits, checkpoint)
+    resumed = train_run("densenet_paper", optimizer, 0, cifar_config, cifar_splits, checkpoint)
     pd.testing.assert_frame_equal(
         resumed.drop(columns="wall_time"), uninterrupted.drop(columns="wall_time")
     )
@@ -144,7 +174,7 @@ def test_a_killed_run_resumes_and_ends_bit_for_bit_as_an_uninterrupted_one(
 def test_run_grid_resumes_from_checkpoints_and_removes_them(cifar_config, cifar_splits, tmp_path):
     config = dict(cifar_config, optimizers=["adam"])
     runs = tmp_path / "runs"
-    log = run_grid(config, *cifar_splits, runs, data_id="fake")
+    log = run_grid(config, cifar_splits, runs, data_id="fake")
     assert len(log) == config["epochs"] + 1
     assert list((tmp_path / "checkpoints").iterdir()) == []  # done with
 
@@ -152,8 +182,8 @@ def test_run_grid_resumes_from_checkpoints_and_removes_them(cifar_config, cifar_
 # -------------------------------------------------------------------- options
 def test_bf16_autocast_and_channels_last_train_with_float32_state(cifar_config, cifar_splits):
     config = dict(cifar_config, bf16=True, channels_last=True, epochs=1)
-    plain = train_run("densenet_paper", "adam", 0, dict(cifar_config, epochs=1), *cifar_splits)
-    fast = train_run("densenet_paper", "adam", 0, config, *cifar_splits)
+    plain = train_run("densenet_paper", "adam", 0, dict(cifar_config, epochs=1), cifar_splits)
+    fast = train_run("densenet_paper", "adam", 0, config, cifar_splits)
     assert fast["train_loss"].notna().all()
     assert fast["train_loss"].iloc[0] == pytest.approx(plain["train_loss"].iloc[0], rel=1e-5)
     assert fast["train_loss"].iloc[-1] == pytest.approx(plain["train_loss"].iloc[-1], rel=0.05)

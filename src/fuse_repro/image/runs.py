@@ -1,10 +1,17 @@
 """The training loop shared by the image experiments.
 
 One *run* trains one model with one optimizer from one seed and logs a row after every
-epoch (and one before training): the full-training-set loss, the test loss and accuracy
-on the whole test set, the closure evaluations (forward+backward passes, counted the same
-way for every optimizer), the training wall time (evaluation excluded), the phase the
-optimizer was in during that epoch, the device and the number of processes.
+epoch (and one before training): the loss and accuracy on the whole training set, on the
+validation split (NaN without one) and on the test set, the closure evaluations
+(forward+backward passes, counted the same way for every optimizer), the training wall
+time (evaluation excluded), the phase the optimizer was in during that epoch, the device,
+the number of processes, and ``grad_norm``: the epoch mean of the mini-batch gradient
+norm at the start of each step, ``mean_t ||∇f_{B_t}(x_t)||_2``, the statistic FUSE-PV's
+gradient rule monitors (logged for every optimizer, so any run shows where that rule would
+have switched; the loss rule monitors ``train_loss`` or ``val_loss``).
+
+The validation split (``validation_size`` images, none when null) is a fixed random part
+of the training images, never trained on; ``train_size`` then picks from the rest.
 
 Options of an experiment's block (params.yaml): inputs normalised per channel
 (``normalize``), ``channels_last`` memory format, bf16 autocast inside the closure
@@ -44,6 +51,7 @@ from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from fuse import gradient_norm
 from fuse_repro.core.data import fingerprint, load_prepared
 from fuse_repro.core.distributed import SINGLE_PROCESS, World, launch
 from fuse_repro.core.optimizers import COUNTERS, REGISTRY, build_optimizer
@@ -59,8 +67,12 @@ LOG_COLUMNS = [
     "wall_time",
     "closure_evals",
     "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
     "test_loss",
     "test_accuracy",
+    "grad_norm",
     "phase",
     "device",
     "processes",
@@ -81,16 +93,12 @@ class Split:
         x: torch.Tensor,
         y: torch.Tensor,
         device: torch.device,
-        size: int | None = None,
+        subset: torch.Tensor | None = None,
         normalize: dict | None = None,
     ) -> Split:
-        """``size`` images (all: None), scaled to [0, 1], then, with ``normalize =
-        {"mean": [...], "std": [...]}``, to ``(x - mean) / std`` per channel.
-
-        A subset is a fixed random one (the same for every run), not the first ``size``
-        images: files may be ordered by class (the CIFAR-10 JPEG re-encoding is)."""
-        if size is not None and size < len(y):
-            subset = torch.randperm(len(y), generator=torch.Generator().manual_seed(0))[:size]
+        """The images at indices ``subset`` (all: None), scaled to [0, 1], then, with
+        ``normalize = {"mean": [...], "std": [...]}``, to ``(x - mean) / std`` per channel."""
+        if subset is not None:
             x, y = x[subset], y[subset]
         if x.dim() == 3:
             x = x.unsqueeze(1)
@@ -112,17 +120,50 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+@dataclass
+class Splits:
+    """The images of one experiment: training, validation (None: no split) and test."""
+
+    train: Split
+    validation: Split | None
+    test: Split
+
+
+def subset_indices(
+    total: int, size: int | None, held_out: int = 0
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Indices of ``size`` images (all: None) and of ``held_out`` others, both fixed random
+    subsets of ``range(total)`` (the same for every run and seed), not the first ones:
+    files may be ordered by class (the CIFAR-10 JPEG re-encoding is).
+
+    One permutation (seed 0) gives both: the subset is its head, the held-out images its
+    tail, so a subset without held-out images is what it was before they existed."""
+    if held_out == 0 and (size is None or size >= total):
+        return None, None
+    order = torch.randperm(total, generator=torch.Generator().manual_seed(0))
+    rest = order[: total - held_out]
+    return rest[:size] if size is not None else rest, order[
+        total - held_out :
+    ] if held_out else None
+
+
 def load_splits(
     experiment: str, settings: dict[str, Any], prepared_dir: str | Path, device: torch.device
-) -> tuple[Split, Split]:
-    """The training and test splits of ``experiment`` as its ``settings`` asks."""
+) -> Splits:
+    """The training, validation and test splits of ``experiment`` as its ``settings`` ask."""
     data = load_prepared(prepared_dir, experiment)
     normalize = settings.get("normalize")
-    return (
-        Split.from_uint8(
-            data["train_x"], data["train_y"], device, settings["train_size"], normalize
-        ),
-        Split.from_uint8(data["test_x"], data["test_y"], device, settings["test_size"], normalize),
+    validation_size = settings.get("validation_size") or 0
+    train, validation = subset_indices(
+        len(data["train_y"]), settings["train_size"], validation_size
+    )
+    test, _ = subset_indices(len(data["test_y"]), settings["test_size"])
+    return Splits(
+        Split.from_uint8(data["train_x"], data["train_y"], device, train, normalize),
+        Split.from_uint8(data["train_x"], data["train_y"], device, validation, normalize)
+        if validation_size
+        else None,
+        Split.from_uint8(data["test_x"], data["test_y"], device, test, normalize),
     )
 
 
@@ -229,8 +270,7 @@ def train_run(
     optimizer_name: str,
     seed: int,
     settings: dict[str, Any],
-    train: Split,
-    test: Split,
+    splits: Splits,
     checkpoint: Path | None = None,
 ) -> pd.DataFrame:
     """Train one run; the batch order depends on ``seed`` only, so every optimizer sees
@@ -238,6 +278,7 @@ def train_run(
     code does). With ``checkpoint``, the state after every epoch is saved there, and a
     checkpoint found at the start is resumed from."""
     world = World.current()
+    train = splits.train
     device = train.x.device
     memory_format = (
         torch.channels_last if settings.get("channels_last") else torch.contiguous_format
@@ -260,10 +301,13 @@ def train_run(
     )
     progress = {"epoch": 0, "step": 0, "evals": 0, "wall": 0.0, "rows": []}
 
-    def log(epoch: int, phase: str) -> float:
+    def log(epoch: int, phase: str, grad_norm: float = math.nan) -> float:
         """Append the row of ``epoch``; return the full-training-set loss."""
-        train_loss, _ = evaluate(model, train, world)
-        test_loss, test_accuracy = evaluate(model, test, world)
+        train_loss, train_accuracy = evaluate(model, train, world)
+        val_loss, val_accuracy = (
+            evaluate(model, splits.validation, world) if splits.validation else (math.nan,) * 2
+        )
+        test_loss, test_accuracy = evaluate(model, splits.test, world)
         progress["rows"].append(
             dict(
                 model=model_name,
@@ -274,8 +318,12 @@ def train_run(
                 wall_time=progress["wall"],
                 closure_evals=progress["evals"],
                 train_loss=train_loss,
+                train_accuracy=train_accuracy,
+                val_loss=val_loss,
+                val_accuracy=val_accuracy,
                 test_loss=test_loss,
                 test_accuracy=test_accuracy,
+                grad_norm=grad_norm,
                 phase=phase,
                 device=device_name(device),
                 processes=world.size,
@@ -304,19 +352,26 @@ def train_run(
         phase = optimizer.phase
         net.train(not optimizer.trains_model_in_eval_mode(epoch))
         permutation = torch.randperm(len(train.y), generator=order).to(device)
+        grad_norms = torch.zeros((), device=device)  # sum over the epoch's steps, on device
         started = time.perf_counter()
         for b in range(n_batches):
             index = world.shard(permutation[b * batch_size : (b + 1) * batch_size])
             x = train.x[index].contiguous(memory_format=memory_format)
             y = train.y[index]
+            step_evals = progress["evals"]
 
             def closure() -> torch.Tensor:
+                nonlocal grad_norms
                 progress["evals"] += 1
                 optimizer.zero_grad()
                 with autocast():
                     logits = net(x)
                 loss = F.cross_entropy(logits.float(), y)
                 loss.backward()
+                if progress["evals"] == step_evals + 1:  # the gradient at the step's start
+                    grad_norms = grad_norms + gradient_norm(
+                        [p.grad for p in model.parameters() if p.grad is not None]
+                    )
                 return world.mean(loss.detach())  # the same on every process
 
             optimizer.step(closure)
@@ -324,7 +379,7 @@ def train_run(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         progress["wall"] += time.perf_counter() - started
-        train_loss = log(epoch, phase)
+        train_loss = log(epoch, phase, grad_norms.item() / n_batches)
         optimizer.end_epoch(train_loss)
         progress["epoch"] = epoch
         row = progress["rows"][-1]
@@ -348,6 +403,10 @@ TRAINING_SETTINGS = (
     "bf16",
     "processes",
 )
+# Settings added after runs were stored, with the value that gives what runs did before
+# them: such a setting enters a run's identity only when it differs from that value, so
+# adding an option keeps every stored run valid.
+LATER_SETTINGS = {"validation_size": None}
 
 
 def run_key(
@@ -358,6 +417,7 @@ def run_key(
     run itself, the log's columns, the data, the device type (``cpu``, ``cuda``), and
     (:func:`digest`) the torch version and the numerics version."""
     training = {k: settings[k] for k in TRAINING_SETTINGS}
+    training |= {k: settings[k] for k, old in LATER_SETTINGS.items() if settings[k] != old}
     optimizer = REGISTRY[run[1]].identity(settings)
     return digest(training, optimizer, list(run), LOG_COLUMNS, data_id, device_type)
 
@@ -381,14 +441,15 @@ def check_run(settings: dict[str, Any], name: str, table: pd.DataFrame) -> str |
 
 
 def run_grid(
-    settings: dict[str, Any], train: Split, test: Split, runs_dir: Path, data_id: str
+    settings: dict[str, Any], splits: Splits, runs_dir: Path, data_id: str
 ) -> pd.DataFrame:
     """Every model x optimizer x seed of ``settings``; returns all rows.
 
     Each finished run is written at once to ``runs_dir/<model>__<optimizer>__seed<seed>
-    __<key>.csv``, ``key`` from :func:`run_key`; a rerun after a crash (the stage's output
-    persists) reads back the runs already done (:func:`fuse_repro.core.runstore.stored_runs`)
-    and resumes an interrupted one from its checkpoint in ``runs_dir/../checkpoints``."""
+    __<key>.csv.gz`` (gzip, deterministic bytes), ``key`` from :func:`run_key`; a rerun
+    after a crash (the stage's output persists) reads back the runs already done
+    (:func:`fuse_repro.core.runstore.stored_runs`) and resumes an interrupted one from its
+    checkpoint in ``runs_dir/../checkpoints``."""
     world = World.current()
     grid = [
         (m, o, s)
@@ -398,7 +459,7 @@ def run_grid(
     ]
     names = {
         run: f"{run[0]}__{run[1]}__seed{run[2]}__"
-        f"{run_key(settings, run, data_id, train.x.device.type)}"
+        f"{run_key(settings, run, data_id, splits.train.x.device.type)}"
         for run in grid
     }
     checkpoints = runs_dir.parent / "checkpoints"
@@ -406,7 +467,7 @@ def run_grid(
         checkpoints.mkdir(parents=True, exist_ok=True)
     world.barrier()
     jobs = {
-        f"{name}.csv": partial(train_run, *run, settings, train, test, checkpoints / f"{name}.pt")
+        f"{name}.csv.gz": partial(train_run, *run, settings, splits, checkpoints / f"{name}.pt")
         for run, name in names.items()
     }
     frames = []
@@ -415,7 +476,7 @@ def run_grid(
             runs_dir, jobs, writer=world.main, check=partial(check_run, settings)
         ):
             if world.main:  # the run's file is written: its checkpoint is done with
-                (checkpoints / name.replace(".csv", ".pt")).unlink(missing_ok=True)
+                (checkpoints / name.replace(".csv.gz", ".pt")).unlink(missing_ok=True)
             last = frame.iloc[-1]
             bar.write(
                 f"{last.model:4s} {last.optimizer:17s} seed {last.seed:3d}: "
@@ -450,14 +511,15 @@ def run_experiment(
             ],
         )
     device = resolve_device(settings["device"])
-    train, test = load_splits(experiment, settings, prepared_dir, device)
+    splits = load_splits(experiment, settings, prepared_dir, device)
     world = World.current()
     if world.main:
+        validation = len(splits.validation.y) if splits.validation else 0
         print(
-            f"{experiment} on {device} ({world.size} process(es)): {len(train.y)} training "
-            f"and {len(test.y)} test images"
+            f"{experiment} on {device} ({world.size} process(es)): {len(splits.train.y)} "
+            f"training, {validation} validation and {len(splits.test.y)} test images"
         )
-    return run_grid(settings, train, test, runs_dir, fingerprint(prepared_dir, experiment))
+    return run_grid(settings, splits, runs_dir, fingerprint(prepared_dir, experiment))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -47,6 +47,7 @@ def schema(dataset: str) -> dict[str, Any]:
         "epochs": POSITIVE_INT,
         "batch_size": POSITIVE_INT,
         "train_size": Number(integer=True, low=1, high=sizes["train"], nullable=True),
+        "validation_size": Number(integer=True, low=1, high=sizes["train"] - 1, nullable=True),
         "test_size": Number(integer=True, low=1, high=sizes["test"], nullable=True),
         "normalize": Or(
             None,
@@ -76,7 +77,13 @@ def check_relations(block: dict[str, Any], dataset: str, key: str) -> None:
                 f"{key}.{setting}: must be < epochs ({epochs}; otherwise the run never "
                 f"switches and is Adam throughout), got {block[section][name]}"
             )
-    train_images = block["train_size"] or SPLIT_SIZES[dataset]["train"]
+    available = SPLIT_SIZES[dataset]["train"] - (block["validation_size"] or 0)
+    if block["train_size"] is not None and block["train_size"] > available:
+        raise ParamsError(
+            f"{key}.train_size: must be <= the {available} training images left beside the "
+            f"validation split (validation_size), got {block['train_size']}"
+        )
+    train_images = block["train_size"] or available
     if block["batch_size"] > train_images:
         raise ParamsError(
             f"{key}.batch_size: must be <= the {train_images} training images "
