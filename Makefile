@@ -2,6 +2,8 @@
 #   make reproduce   environment (if missing) + data (verified) + dvc repro
 #   make test        environment (if missing) + lint (ruff) + the test suite
 #   make lab         JupyterLab at the repository root, kernel "Python (fuse-repro)"
+#   make train EXPERIMENT=fashion_mnist|cifar10|toy   the paper-scale runs still missing
+#                    (resumable; then dvc repro), for the results of record
 # Data source for `make data`: MIRROR=DIR or $FUSE_DATA_MIRROR (a local copy laid out as
 # ../shared/datasets), else the official downloads through torchvision.
 
@@ -11,7 +13,7 @@ BIN    := $(abspath $(VENV))/bin
 MIRROR ?= $(FUSE_DATA_MIRROR)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: env data reproduce test lab
+.PHONY: env data reproduce train test lab
 
 env: $(VENV)/.installed
 
@@ -33,6 +35,13 @@ data: env
 reproduce: data
 	$(BIN)/python -m fuse_repro.params params.yaml
 	$(BIN)/dvc repro
+
+train: data
+	$(if $(EXPERIMENT),,$(error name the experiment: make train EXPERIMENT=fashion_mnist))
+	$(BIN)/python -m fuse_repro.params params.yaml
+	$(BIN)/dvc repro prepare
+	$(BIN)/python -m fuse_repro.train $(EXPERIMENT) --scale paper
+	$(BIN)/dvc repro image_paper toy_paper report_paper
 
 test: env
 	$(BIN)/ruff check .

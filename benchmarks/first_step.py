@@ -456,7 +456,7 @@ def main(argv: list[str] | None = None) -> None:
     for experiment in args.experiments:
         data, model, _ = EXPERIMENTS[experiment]
         if data not in configs:
-            configs[data] = resolve(params, data)
+            configs[data] = resolve(params, data, "quick")
             device = fuse_repro.image.runs.resolve_device(configs[data]["device"])
             splits[data] = fuse_repro.image.runs.load_splits(
                 data, configs[data], args.prepared_dir, device

@@ -18,10 +18,10 @@ def committed_params() -> dict:
 
 @pytest.fixture(scope="session")
 def resolved(committed_params):
-    """``resolved(experiment, scale=None)``: a fresh, deep-copied ``resolve`` of the
+    """``resolved(experiment, scale="quick")``: a fresh, deep-copied ``resolve`` of the
     committed params, which a test may shrink in place."""
 
-    def resolved(experiment: str, scale: str | None = None) -> dict:
+    def resolved(experiment: str, scale: str = "quick") -> dict:
         return copy.deepcopy(resolve(committed_params, experiment, scale))
 
     return resolved

@@ -16,14 +16,14 @@ def committed(committed_params):
     return copy.deepcopy(committed_params)
 
 
-def test_committed_params_are_valid_and_quick(committed):
+def test_committed_params_are_valid_and_only_the_quick_stages_train(committed):
     P.validate(committed)
-    assert committed["scale"] == "quick"
-    config = P.resolve(P.load(PARAMS), "fashion_mnist")
-    assert (
-        config["scale"] == "quick"
-        and config["seeds"] == committed["fashion_mnist"]["quick"]["seeds"]
-    )
+    config = P.resolve(P.load(PARAMS), "fashion_mnist", "quick")
+    assert config["scale"] == "quick"
+    assert config["seeds"] == committed["fashion_mnist"]["quick"]["seeds"]
+    for experiment in P.EXPERIMENTS:
+        assert P.resolve(committed, experiment, "quick")["missing_runs"] == "train"
+        assert P.resolve(committed, experiment, "paper")["missing_runs"] == "report"
 
 
 def test_toy_blocks_follow_the_official_fuse_pv_defaults(committed):
@@ -62,7 +62,7 @@ def mutate(params, path, value):
 @pytest.mark.parametrize(
     "path,value,message",
     [
-        ("scale", "huge", "scale: must be one of"),
+        ("toy.paper.missing_runs", "later", "toy.paper.missing_runs: must be one of"),
         ("fashion_mnist.quick.epochs", 0, "fashion_mnist.quick.epochs: must be >= 1"),
         ("fashion_mnist.quick.epochs", 2.5, "fashion_mnist.quick.epochs: expected an integer"),
         ("fashion_mnist.paper.seeds", [], "fashion_mnist.paper.seeds: expected a non-empty list"),
@@ -118,10 +118,10 @@ def test_each_mistake_names_its_key(committed, path, value, message):
 
 def test_cli_reports_errors_without_traceback(tmp_path, capsys, committed):
     bad = tmp_path / "params.yaml"
-    bad.write_text(yaml.safe_dump(mutate(committed, "scale", "huge")))
+    bad.write_text(yaml.safe_dump(mutate(committed, "toy.quick.missing_runs", "later")))
     assert P.main([str(bad)]) == 2
-    assert "params error: scale: must be one of" in capsys.readouterr().err
+    assert "params error: toy.quick.missing_runs: must be one of" in capsys.readouterr().err
     assert P.main([str(tmp_path / "missing.yaml")]) == 2
-    bad.write_text("scale: [unclosed")
+    bad.write_text("toy: [unclosed")
     assert P.main([str(bad)]) == 2
     assert "not valid YAML" in capsys.readouterr().err

@@ -124,12 +124,13 @@ def test_dvc_repro_builds_everything_and_a_second_run_is_a_no_op(repo):
     assert len(declared) > 10
     for output in declared:
         assert (path / output).exists(), output
-    report = (path / "reports" / "report.html").read_text()
+    report = (path / "reports" / "quick" / "report.html").read_text()
     assert "FashionMNIST" in report and "data:image/png;base64," in report
     assert "CIFAR-10 (JPEG re-encoding)" in report and "4,682 parameters" in report
-    markdown = (path / "reports" / "report.md").read_text()
+    markdown = (path / "reports" / "quick" / "report.md").read_text()
     assert "FUSE-PV (epoch)" in markdown and "Toy ablation" in markdown
-    assert "](report_files/" in markdown and list((path / "reports" / "report_files").glob("*.png"))
+    figures = path / "reports" / "quick" / "report_files"
+    assert "](report_files/" in markdown and list(figures.glob("*.png"))
 
     stamps = {p: p.stat().st_mtime_ns for p in (path / "results").rglob("*") if p.is_file()}
     second = run(["dvc", "repro"], path, env)

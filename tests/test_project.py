@@ -9,24 +9,28 @@ from pathlib import Path
 import papermill
 import pytest
 import yaml
+from dvc.repo import Repo
 
+from fuse_repro.core.paths import metrics_path, results_dir
+from fuse_repro.image.settings import DATASETS
 from tests.helpers import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def stages() -> dict[str, dict]:
-    """The stages of dvc.yaml, a ``foreach`` template expanded into ``name@item`` stages
-    (``${item}`` substituted) as DVC does."""
-    expanded = {}
-    for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
-        if "foreach" not in stage:
-            expanded[name] = stage
-            continue
-        for item in stage["foreach"]:
-            text = yaml.safe_dump(stage["do"]).replace("${item}", item)
-            expanded[f"{name}@{item}"] = yaml.safe_load(text)
-    return expanded
+    """The stages of dvc.yaml as DVC resolves them (templates, variables and anchors
+    expanded): ``{name: {"cmd": ..., "deps": [...], "outs": {path: cached}}}``."""
+    with Repo(str(ROOT)) as repo:
+        return {
+            stage.addressing: {
+                "cmd": stage.cmd,
+                "deps": [str(dep.def_path) for dep in stage.deps],
+                "outs": {str(out.def_path): out.use_cache for out in stage.outs},
+            }
+            for stage in repo.index.stages
+            if stage.cmd is not None  # data.dvc
+        }
 
 
 def papermill_command(stage: dict) -> list[str] | None:
@@ -43,19 +47,36 @@ def notebook_stages() -> dict[str, dict]:
     return {name: stage for name, stage in stages().items() if papermill_command(stage)}
 
 
-def test_one_template_notebook_per_family_and_the_report():
+def test_one_template_notebook_per_family_and_the_report_each_scale_its_stage():
     assert {p.stem for p in NOTEBOOKS} == {"image", "toy", "report"}
-    assert set(notebook_stages()) == {"image@fashion_mnist", "image@cifar10", "toy", "report"}
+    experiments = [f"image{{}}@{name}" for name in DATASETS] + ["toy{}", "report{}"]
+    expected = {name.format(suffix) for name in experiments for suffix in ("", "_paper")}
+    assert set(notebook_stages()) == expected
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebooks_are_clean_and_parameterised(path):
-    notebook = json.loads(path.read_text())
-    code = [c for c in notebook["cells"] if c["cell_type"] == "code"]
-    assert all(not c["outputs"] and c["execution_count"] is None for c in code)
-    tagged = [c for c in code if "parameters" in c["metadata"].get("tags", [])]
-    assert len(tagged) == 1
-    assert notebook["metadata"]["kernelspec"]["name"] == "fuse-repro"
+@pytest.mark.parametrize("name", sorted(notebook_stages()))
+def test_stage_outputs_are_where_the_code_writes_them_and_the_paper_scale_is_in_git(name):
+    """Folders from fuse_repro.core.paths; the paper scale's outputs tracked by git
+    (results of record), the quick scale's in DVC's cache."""
+    stage = notebook_stages()[name]
+    command = papermill_command(stage)
+    scale = command[command.index("scale") + 1]
+    assert scale == ("paper" if name.split("@")[0].endswith("_paper") else "quick")
+    experiment = command[command.index("experiment") + 1] if "experiment" in command else None
+    if name.startswith("report"):
+        expected = [f"reports/{scale}"]
+    else:
+        experiment = experiment or "toy"
+        expected = [
+            str(path.relative_to(ROOT))
+            for path in (
+                results_dir(ROOT, scale, experiment),
+                metrics_path(ROOT, scale, experiment),
+            )
+        ]
+    assert sorted(stage["outs"]) == sorted(expected)
+    folders = [path for path in expected if not path.endswith(".json")]
+    assert all(stage["outs"][path] == (scale == "quick") for path in folders)
 
 
 @pytest.mark.parametrize("name", sorted(notebook_stages()))

@@ -149,7 +149,7 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_over(tmp_path, cap
         None,
         image_runs.Split.from_uint8(x[64:], y[64:], cpu),
     )
-    settings = P.resolve(P.load(ROOT / "params.yaml"), "fashion_mnist")
+    settings = P.resolve(P.load(ROOT / "params.yaml"), "fashion_mnist", "quick")
     settings.update(epochs=2, batch_size=32)
     fresh = image_runs.train_run("mlp", "adam", 0, settings, splits)
     checkpoint = tmp_path / "run.pt"
@@ -164,12 +164,12 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_run_starts_over(tmp_path, cap
 def test_toy_workers_are_bounded_by_the_cores(tmp_path, capsys, monkeypatch):
     seen = []
 
-    def record(directory, jobs, workers=1, writer=True, check=None):
+    def record(directory, jobs, workers=1, writer=True, check=None, train=True):
         seen.append(workers)
-        return ((name, pd.DataFrame(columns=toy_runs.LOG_COLUMNS), True) for name in jobs)
+        return ((name, pd.DataFrame(columns=toy_runs.RECORD_COLUMNS), True) for name in jobs)
 
     monkeypatch.setattr(toy_runs, "stored_runs", record)
-    config = P.resolve(P.load(ROOT / "params.yaml"), "toy")
+    config = P.resolve(P.load(ROOT / "params.yaml"), "toy", "quick")
     toy_runs.run_cells(dict(config, workers=1000), tmp_path)
     assert seen == [cores()] and "1000 asked for" in capsys.readouterr().out
 
@@ -198,7 +198,7 @@ def test_killing_the_toy_stage_leaves_no_process_behind(tmp_path, sig):
             from pathlib import Path
             from fuse_repro import params
             from fuse_repro.toy.runs import run_cells
-            config = params.resolve(params.load({str(ROOT / "params.yaml")!r}), "toy")
+            config = params.resolve(params.load({str(ROOT / "params.yaml")!r}), "toy", "quick")
             config.update(workers=2, starts=50, budget=5000)
             run_cells(config, Path({str(tmp_path / "runs")!r}))
             """

@@ -1,13 +1,14 @@
 """``params.yaml``: loaded once, validated before any work starts, resolved to one scale.
 
-The file holds ``scale`` (``quick`` or ``paper``) and one block per experiment. Each
-experiment block has ``common`` (settings of both scales, written once) and one block per
-scale stating only what differs; :func:`resolve` merges them (a scale's value replaces the
-common one; mappings merge key by key). Every key is checked against its family's schema
-(:mod:`fuse_repro.image.settings`, :mod:`fuse_repro.toy.settings`, the optimizer blocks
-of :mod:`fuse_repro.core.optimizers`): an unknown, missing, mistyped or out-of-range value
-raises :class:`ParamsError` naming the key by the full path where it is written (for
-example ``fashion_mnist.paper.fuse_pv.patience``, or ``fashion_mnist.common.batch_size``).
+The file holds one block per experiment. Each experiment block has ``common`` (settings of
+both scales, ``quick`` and ``paper``, written once) and one block per scale stating only
+what differs (each scale is its own pipeline stage); :func:`resolve` merges them (a
+scale's value replaces the common one; mappings merge key by key). Every key is checked
+against its family's schema (:mod:`fuse_repro.image.settings`,
+:mod:`fuse_repro.toy.settings`, the optimizer blocks of :mod:`fuse_repro.core.optimizers`):
+an unknown, missing, mistyped or out-of-range value raises :class:`ParamsError` naming the
+key by the full path where it is written (for example ``fashion_mnist.paper.fuse_pv.patience``,
+or ``fashion_mnist.common.batch_size``).
 
 Notebooks call :func:`load` once and pass the plain dicts of :func:`resolve` down;
 ``python -m fuse_repro.params`` checks the file from the command line.
@@ -24,16 +25,21 @@ from typing import Any
 import torch
 import yaml
 
+from fuse_repro.core.runstore import MISSING_RUNS
 from fuse_repro.core.schema import Choice, ParamsError, check_section
 from fuse_repro.image import settings as image_settings
 from fuse_repro.toy import settings as toy_settings
 
 SCALES = ("quick", "paper")
 EXPERIMENTS = {
-    **{name: image_settings.schema(name) for name in image_settings.DATASETS},
-    "toy": toy_settings.SCHEMA,
+    name: schema | {"missing_runs": Choice(MISSING_RUNS)}
+    for name, schema in (
+        *((name, image_settings.schema(name)) for name in image_settings.DATASETS),
+        ("toy", toy_settings.SCHEMA),
+    )
 }
-"""Each experiment's schema at one scale."""
+"""Each experiment's schema at one scale (``missing_runs``: whether its stage trains the
+runs it lacks, or reports them as missing; see :mod:`fuse_repro.core.runstore`)."""
 
 
 def merge(common: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -78,8 +84,7 @@ def _relations(experiment: str, block: dict[str, Any], where: str) -> None:
 def validate(params: Any) -> None:
     """Raise :class:`ParamsError` for the first problem found in ``params`` (the file's
     contents), at either scale."""
-    layout = {"scale": Choice(SCALES)}
-    layout |= {
+    layout = {
         name: {part: Part(schema) for part in ("common", *SCALES)}
         for name, schema in EXPERIMENTS.items()
     }
@@ -111,13 +116,15 @@ def load(path: str | Path = "params.yaml") -> dict[str, Any]:
         raise ParamsError(f"{path}: not valid YAML: {error}") from None
     validate(params)
     for experiment in EXPERIMENTS:
-        settings = resolve(params, experiment)
-        if settings.get("device") == "cuda" and not torch.cuda.is_available():
-            where = _origin(params, experiment, params["scale"], "device")
-            raise ParamsError(
-                f"{where}: 'cuda' is asked for but CUDA is not available on this machine "
-                "(use auto: CUDA when present, else the CPU)"
-            )
+        for scale in SCALES:  # a stage that trains would fail at its first run
+            settings = resolve(params, experiment, scale)
+            trains = settings["missing_runs"] == "train"
+            if trains and settings.get("device") == "cuda" and not torch.cuda.is_available():
+                raise ParamsError(
+                    f"{_origin(params, experiment, scale, 'device')}: 'cuda' is asked for but "
+                    "CUDA is not available on this machine (use auto: CUDA when present, "
+                    "else the CPU)"
+                )
     return params
 
 
@@ -137,12 +144,11 @@ class UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep)
 
 
-def resolve(params: dict[str, Any], experiment: str, scale: str | None = None) -> dict[str, Any]:
-    """The settings of ``experiment`` at ``scale`` (default: the file's ``scale``): its
-    ``common`` block merged with the scale's, plus ``experiment`` and ``scale``."""
+def resolve(params: dict[str, Any], experiment: str, scale: str) -> dict[str, Any]:
+    """The settings of ``experiment`` at ``scale``: its ``common`` block merged with the
+    scale's, plus ``experiment`` and ``scale``."""
     if experiment not in EXPERIMENTS:
         raise ParamsError(f"{experiment}: unknown experiment (known: {sorted(EXPERIMENTS)})")
-    scale = scale or params["scale"]
     if scale not in SCALES:
         raise ParamsError(f"scale: must be one of {list(SCALES)}, got {scale!r}")
     block = merge(params[experiment]["common"], params[experiment][scale])
@@ -155,11 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("path", nargs="?", default="params.yaml")
     args = parser.parse_args(argv)
     try:
-        params = load(args.path)
+        load(args.path)
     except ParamsError as error:
         print(f"params error: {error}", file=sys.stderr)
         return 2
-    print(f"{args.path}: valid (scale: {params['scale']})")
+    print(f"{args.path}: valid")
     return 0
 
 

@@ -4,7 +4,7 @@ Markdown tables and figures, and showing a section in the report notebook.
 A section is a list of items: Markdown text (``str``) or a :class:`Figure`. Each
 experiment family writes its own section (:mod:`fuse_repro.image.report`,
 :mod:`fuse_repro.toy.report`); ``notebooks/report.ipynb`` shows them, and ``nbconvert``
-renders the executed notebook to ``reports/report.md`` and ``reports/report.html``.
+renders the executed notebook to ``reports/<scale>/report.md`` and ``report.html``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+
+from fuse_repro.core.runstore import NUMERICS_VERSION
 
 PACKAGES = ("torch", "torchvision", "numpy", "pandas", "seaborn", "papermill", "dvc")
 
@@ -38,12 +40,24 @@ def table(frame: pd.DataFrame) -> str:
     return frame.astype(str).replace(r"\|", r"\\|", regex=True).to_markdown(index=False)
 
 
+CODE = ("src", "notebooks", "params.yaml", "dvc.yaml")
+"""What a report's numbers depend on besides the runs (its commit is named with them)."""
+
+
 def environment() -> dict[str, str]:
     """Commit, package versions and device of the machine building the report."""
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
         ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", *CODE],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        if changed:
+            commit += " with uncommitted changes to the code"
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown (not a git checkout)"
     versions = ", ".join(f"{name} {importlib.metadata.version(name)}" for name in PACKAGES)
@@ -62,10 +76,12 @@ def environment() -> dict[str, str]:
 
 
 def header(scale: str, manifest: dict, env: dict[str, str]) -> str:
-    """A table of the scale, data sources, commit, device and packages."""
+    """A table of the scale, the numerics version of the runs it reads (runs of another
+    version are never read back), data sources, commit, device and packages."""
     sources = "; ".join(f"{name}: {entry['source_label']}" for name, entry in manifest.items())
     rows = {
         "scale": scale,
+        "numerics version": str(NUMERICS_VERSION),
         "data": sources,
         "commit": env["commit"],
         "device": env["device"],
@@ -73,6 +89,26 @@ def header(scale: str, manifest: dict, env: dict[str, str]) -> str:
         "packages": env["packages"],
     }
     return table(pd.DataFrame({"": list(rows), "value": list(rows.values())}))
+
+
+CLAIM_COLUMNS = {
+    "claim": "Claim",
+    "scale": "Scale",
+    "workload": "Workload",
+    "measure": "Compared at",
+    "evidence": "Ours: mean difference [95 % CI] (per seed), or wins/losses",
+    "verdict": "Verdict",
+    "where": "Details",
+}
+"""The columns of a claims table (those present in its rows are shown)."""
+
+
+def claims_table(rows: list[dict]) -> str:
+    """Claims (rows of :mod:`fuse_repro.image.claims`, :mod:`fuse_repro.toy.claims`) as a
+    Markdown table."""
+    frame = pd.DataFrame(rows)
+    columns = [c for c in CLAIM_COLUMNS if c in frame.columns]
+    return table(frame[columns].rename(columns=CLAIM_COLUMNS))
 
 
 def load_manifest(path: Path) -> dict:

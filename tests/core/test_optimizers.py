@@ -13,7 +13,7 @@ from fuse_repro.toy.settings import SCHEMA as TOY_SCHEMA
 
 @pytest.fixture(scope="module")
 def settings(request):
-    return resolve(load(request.config.rootpath / "params.yaml"), "fashion_mnist")
+    return resolve(load(request.config.rootpath / "params.yaml"), "fashion_mnist", "quick")
 
 
 def test_every_entry_is_complete():

@@ -9,43 +9,72 @@ import pytest
 
 from fuse_repro import report
 from fuse_repro.core.optimizers import names
+from fuse_repro.core.paths import metrics_path, results_dir
 from fuse_repro.image import report as image_report
 from fuse_repro.image.plots import learning_curves
+from fuse_repro.image.runs import LOG_COLUMNS, grid
 from fuse_repro.image.summary import write_summaries
 
 
 def test_outputs_figures_and_report(grid_log, fashion_config, tmp_path):
     frame = grid_log[0]
+    scale = fashion_config["scale"]
+    out = results_dir(tmp_path, scale, "fashion_mnist")
+    metrics_file = metrics_path(tmp_path, scale, "fashion_mnist")
+    runs = grid(fashion_config)
     table = write_summaries(
-        frame,
-        tmp_path / "out",
-        tmp_path / "metrics.json",
-        target_accuracy=0.2,
-        parameters={"mlp": 52650},
+        frame, out, metrics_file, target_accuracy=0.2, parameters={"mlp": 52650}, grid=runs
     )
-    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    metrics = json.loads(metrics_file.read_text())
     assert set(metrics["mlp"]) == set(names("image"))
+    assert metrics["runs"] == {"stored": len(runs), "grid": len(runs)}
+    assert pd.read_csv(out / "grid.csv")["stored"].all()
     assert metrics["mlp"]["adam"]["test_accuracy"] == pytest.approx(
         table.set_index("optimizer").loc["adam", "test_accuracy_mean"], abs=1e-6
     )
-    plot_csv = pd.read_csv(tmp_path / "out" / "plots" / "mlp_test_accuracy.csv")
+    plot_csv = pd.read_csv(out / "plots" / "mlp_test_accuracy.csv")
     assert "FUSE-PV (epoch)" in plot_csv.columns and len(plot_csv) == 4
-    figure = learning_curves(frame, "mlp", "toy", tmp_path / "out" / "figures" / "mlp.png")
+    figure = learning_curves(frame, "mlp", "toy", out / "figures" / "mlp.png")
     assert figure.stat().st_size > 10_000
 
     manifest = {"fashion_mnist": {"source_label": "Fashion-MNIST (official files)"}}
     items = image_report.section(
-        fashion_config, dict(fashion_config, epochs=100), tmp_path / "out", manifest
+        fashion_config, dict(fashion_config, epochs=100), tmp_path, manifest
     )
     text = "\n\n".join(item for item in items if isinstance(item, str))
     assert text.startswith("### FashionMNIST") and "batch 64, 3 epochs" in text
-    assert "max_eval=4" in text and "(2/2)" in text
+    assert "max_eval=4" in text and "(2/2)" in text and "Partial grid" not in text
     assert any(
         row.split("|")[1:4] == [" mlp ", " FUSE-PV (epoch) ", " 2 "]
         for row in (" ".join(line.split()) for line in text.splitlines())
     )
     assert [item.path for item in items if isinstance(item, report.Figure)] == [figure]
-    assert "rules that switched, by test accuracy" in text
+    assert "The paper's claims on these runs" in text
+    assert (
+        "| L-BFGS after Adam improves on Adam alone | FashionMNIST MLP | equal epochs"
+        in " ".join(text.split())
+    )
+
+    more = runs + [("cnn", "adam", seed) for seed in range(4)]
+    write_summaries(frame, out, metrics_file, 0.2, {"mlp": 52650}, grid=more)
+    items = image_report.section(fashion_config, fashion_config, tmp_path, manifest)
+    assert f"{len(runs)} of the {len(more)} runs are stored" in items[1]
+    assert pd.read_csv(out / "grid.csv")["stored"].sum() == len(runs)
+
+
+def test_no_run_stored_leaves_only_the_metrics_and_a_report_that_says_so(fashion_config, tmp_path):
+    scale = fashion_config["scale"]
+    out = results_dir(tmp_path, scale, "fashion_mnist")
+    (out / "figures").mkdir(parents=True)
+    (out / "summary.csv").write_text("stale")
+    empty = pd.DataFrame(columns=LOG_COLUMNS)
+    metrics_file = metrics_path(tmp_path, scale, "fashion_mnist")
+    write_summaries(empty, out, metrics_file, 0.2, {}, grid=[("cnn", "sgd", s) for s in range(12)])
+    assert json.loads(metrics_file.read_text()) == {"runs": {"stored": 0, "grid": 12}}
+    assert list(out.iterdir()) == [out / "grid.csv"]  # the folder exists, even in git
+    items = image_report.section(fashion_config, fashion_config, tmp_path, {})
+    assert "Not yet run at the quick scale" in items[1]
+    assert "python -m fuse_repro.train fashion_mnist --scale quick" in items[1]
 
 
 def test_speed_notes_scale_this_runs_epochs_to_the_paper():

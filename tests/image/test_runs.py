@@ -100,6 +100,28 @@ def test_rerun_keeps_finished_runs_and_never_deletes_others(
     assert len(list(runs.iterdir())) == len(names("image")) * 4 + 1  # nothing deleted
 
 
+def test_missing_runs_report_reads_back_and_trains_nothing(
+    grid_log, fashion_config, fashion_splits, tmp_path, monkeypatch, capsys
+):
+    """The paper scale's stages: the runs stored are read back, the others only named."""
+    frame, shared_runs = grid_log
+    runs = shutil.copytree(shared_runs, tmp_path / "runs")
+    next(runs.glob("mlp__adam__seed1__*.csv.gz")).unlink()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a stage with missing_runs: report trained a run")
+
+    monkeypatch.setattr(train_module, "train_run", no_training)
+    log = run_grid(dict(fashion_config, missing_runs="report"), fashion_splits, runs, "toy")
+    assert len(log) == len(frame) - (fashion_config["epochs"] + 1)
+    assert "1 of 16 runs not stored" in capsys.readouterr().out.replace(
+        str(len(names("image")) * 2), "16"
+    )
+    assert not list(runs.glob("mlp__adam__seed1__*"))
+    empty = run_grid(dict(fashion_config, missing_runs="report"), fashion_splits, tmp_path, "x")
+    assert empty.empty and list(empty.columns) == LOG_COLUMNS
+
+
 # -------------------------------------------------------------------- data
 def test_a_validation_split_is_held_out_and_leaves_the_subset_without_one_unchanged():
     assert subset_indices(100, None) == (None, None)
@@ -249,3 +271,23 @@ def test_two_processes_under_torchrun_give_the_curves_of_one(
     pd.testing.assert_frame_equal(
         two[["train_loss", "test_loss"]], one[["train_loss", "test_loss"]], rtol=tolerance, atol=0.0
     )
+
+
+def test_runs_at_once_in_worker_processes_log_what_one_process_logs(
+    fashion_config, fashion_splits, tmp_path
+):
+    """workers: 2 trains two runs at a time, each in its own single-thread process, the
+    data shared; every number but the wall times is what one single-thread process logs
+    (threads change the order of float sums), in the grid's order."""
+    config = dict(fashion_config, optimizers=["adam", "lbfgs", "fuse_pv_epoch"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        serial = run_grid(config, fashion_splits, tmp_path / "serial", data_id="toy")
+    finally:
+        torch.set_num_threads(threads)
+    parallel = run_grid(dict(config, workers=2), fashion_splits, tmp_path / "runs", "toy")
+    pd.testing.assert_frame_equal(
+        parallel.drop(columns="wall_time"), serial.drop(columns="wall_time")
+    )
+    assert list(parallel["optimizer"].unique()) == config["optimizers"]

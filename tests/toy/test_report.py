@@ -1,8 +1,11 @@
 """The toy stage's code end to end (fuse_repro.toy: runs, summaries, figures and the
 report section), and its rerun. Tiny budgets, CPU."""
 
+import json
+
 import pandas as pd
 
+from fuse_repro.core.paths import metrics_path, results_dir
 from fuse_repro.report import Figure
 from fuse_repro.toy import grid as toy_grid
 from fuse_repro.toy import plots as toy_plots
@@ -17,11 +20,15 @@ def test_stage_code_end_to_end_and_resume(settings, tmp_path, monkeypatch):
     every cell back instead of running it."""
     runs = tmp_path / "runs"
     log = toy.run_cells(settings, runs)
-    assert set(log.columns) == set(toy.LOG_COLUMNS)
+    assert list(log.columns) == toy_results.RECORD_COLUMNS
     assert len(list(runs.iterdir())) == len({c.file_name(settings) for c in toy.grid(settings)})
-    tables = toy_results.write_summaries(log, settings, tmp_path / "out", tmp_path / "metrics.json")
-    metrics = (tmp_path / "metrics.json").read_text()
-    assert '"rosenbrock_2d"' in metrics and '"noise=1"' in metrics
+    out = results_dir(tmp_path, settings["scale"], "toy")
+    cells = toy.cell_keys(settings)
+    metrics_file = metrics_path(tmp_path, settings["scale"], "toy")
+    tables = toy_results.write_summaries(log, settings, out, metrics_file, cells)
+    metrics = json.loads(metrics_file.read_text())
+    assert "rosenbrock_2d" in metrics and "noise=1" in metrics["rosenbrock_2d"]
+    assert metrics["runs"] == {"stored": len(cells), "grid": len(cells)}
     comparison = tables["comparison"]
     scipy_row = comparison[
         (comparison["variant"] == "scipy") & (comparison["function"] == "rosenbrock_2d")
@@ -32,7 +39,12 @@ def test_stage_code_end_to_end_and_resume(settings, tmp_path, monkeypatch):
     two_d = {toy_grid.function_key(s): get(s["name"], s["dim"]) for s in settings["functions"]}
     figures = [
         toy_plots.contour_paths(
-            log, two_d, ["adam", "fuse_pv_epoch", "scipy"], 0.0, 0, tmp_path / "fig" / "paths.png"
+            toy_results.record_part(log, "path"),
+            two_d,
+            ["adam", "fuse_pv_epoch", "scipy"],
+            0.0,
+            0,
+            tmp_path / "fig" / "paths.png",
         ),
         toy_plots.plot_gap_curves(tables["curves"], 1.0, tmp_path / "fig" / "gap.png"),
         toy_plots.ablation_heatmaps(
@@ -46,15 +58,13 @@ def test_stage_code_end_to_end_and_resume(settings, tmp_path, monkeypatch):
             figures, ("paths_noise0.png", "gap_noise1.png", "ablation_rosenbrock_2d.png")
         )
     ]
-    items = toy_report.section(settings, tmp_path / "out")
+    items = toy_report.section(settings, tmp_path)
     text = "\n\n".join(item for item in items if isinstance(item, str))
     assert [item.path.name for item in items if isinstance(item, Figure)] == []  # none there
-    (tmp_path / "out" / "figures").mkdir()
+    (out / "figures").mkdir()
     for figure in figures:
-        figure.rename(tmp_path / "out" / "figures" / figure.name)
-    captions = [
-        i.caption for i in toy_report.section(settings, tmp_path / "out") if isinstance(i, Figure)
-    ]
+        figure.rename(out / "figures" / figure.name)
+    captions = [i.caption for i in toy_report.section(settings, tmp_path) if isinstance(i, Figure)]
     text += "\n".join(captions)
     assert "Toy ablation" in text and "scipy L-BFGS-B (noise-free)" in text
     assert "Against the paper's statement that the epoch rule" in text
@@ -63,6 +73,21 @@ def test_stage_code_end_to_end_and_resume(settings, tmp_path, monkeypatch):
     def no_runs(*args, **kwargs):
         raise AssertionError("a finished cell was run again")
 
-    monkeypatch.setattr(toy, "cell_runs", no_runs)
+    monkeypatch.setattr(toy, "cell_result", no_runs)
     again = toy.run_cells(settings, runs)
     pd.testing.assert_frame_equal(again, log)
+
+
+def test_no_cell_stored_leaves_only_the_metrics_and_a_report_that_says_so(settings, tmp_path):
+    settings = dict(settings, missing_runs="report")
+    log = toy.run_cells(settings, tmp_path / "nothing")
+    out = results_dir(tmp_path, settings["scale"], "toy")
+    (out / "figures").mkdir(parents=True)
+    (out / "summary.csv").write_text("stale")
+    metrics_file = metrics_path(tmp_path, settings["scale"], "toy")
+    grid = toy.cell_keys(settings)
+    assert toy_results.write_summaries(log, settings, out, metrics_file, grid) == {}
+    assert json.loads(metrics_file.read_text()) == {"runs": {"stored": 0, "grid": len(grid)}}
+    assert list(out.iterdir()) == [out / "grid.csv"]
+    text = "\n".join(i for i in toy_report.section(settings, tmp_path) if isinstance(i, str))
+    assert "Not yet run" in text and "python -m fuse_repro.train toy --scale quick" in text

@@ -9,6 +9,7 @@ import pytest
 import scipy.optimize
 import torch
 
+from fuse_repro.core.runstore import stored_runs
 from fuse_repro.toy import runs as toy
 from fuse_repro.toy import summary as toy_results
 from fuse_repro.toy.functions import NoisyObjective, random_starts
@@ -93,9 +94,34 @@ def test_processes_change_nothing_but_wall_times(settings, tmp_path):
     settings = dict(settings, budget=30)
     serial = toy.run_cells(dict(settings, workers=1), tmp_path / "serial")
     parallel = toy.run_cells(dict(settings, workers=2), tmp_path / "parallel")
-    pd.testing.assert_frame_equal(
-        serial.drop(columns="wall_time"), parallel.drop(columns="wall_time")
-    )
+    timed = ["wall_time", "time_to_target"]
+    pd.testing.assert_frame_equal(serial.drop(columns=timed), parallel.drop(columns=timed))
     assert sorted(p.name for p in (tmp_path / "serial").iterdir()) == sorted(
         p.name for p in (tmp_path / "parallel").iterdir()
     )
+
+
+def test_a_cells_record_gives_what_its_per_step_log_gives(settings, tmp_path):
+    """The stored record (read back from its file) yields the same run summaries, gap
+    quantiles and path as the cell's full per-step log, which is not stored."""
+    cell = toy.Cell({"name": "rosenbrock", "dim": 2}, Variant("fuse_pv_epoch"), 1.0)
+    log = toy.cell_runs(cell.spec, cell.variant, cell.noise, settings)
+    ((_, stored, _),) = stored_runs(
+        tmp_path, {"cell.csv.gz": lambda: toy_results.cell_record(log, settings)}
+    )
+    ((_, record, kept),) = stored_runs(tmp_path, {"cell.csv.gz": None})
+    assert kept and toy.check_cell(cell, record, settings) is None
+    pd.testing.assert_frame_equal(
+        toy_results.record_part(record, "run"), toy_results.run_summary(log, settings)
+    )
+    pd.testing.assert_frame_equal(
+        toy_results.record_part(record, "curve"),
+        toy_results.gap_quantiles(log, settings["budget"]),
+    )
+    path = log[log["start"] == toy_results.PATH_START].reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        toy_results.record_part(record, "path"),
+        path[toy_results.RUN_KEYS + toy_results.PATH_COLUMNS],
+        check_dtype=False,
+    )
+    assert "path's steps" in toy.check_cell(cell, record[record["part"] != "path"], settings)

@@ -1,4 +1,5 @@
-"""Where the repository is, so that notebooks find their files wherever they run."""
+"""Where the repository is, so that notebooks find their files wherever they run, and
+where each experiment's results go (the outputs that ``dvc.yaml`` declares)."""
 
 from __future__ import annotations
 
@@ -16,3 +17,20 @@ def repository_root(start: Path | None = None) -> Path:
         if (folder / MARKER).is_file():
             return folder
     raise FileNotFoundError(f"no {MARKER} in {start} or any folder above it: not in the repository")
+
+
+def results_dir(root: Path, scale: str, experiment: str) -> Path:
+    """``results/<scale>/<experiment>``: an experiment's runs (``runs/``), summaries and
+    figures at one scale."""
+    return root / "results" / scale / experiment
+
+
+def metrics_path(root: Path, scale: str, experiment: str) -> Path:
+    """``results/<scale>/<experiment>_metrics.json``, beside :func:`results_dir` (DVC
+    refuses a metrics file inside an output folder)."""
+    return root / "results" / scale / f"{experiment}_metrics.json"
+
+
+def estimate_path(root: Path, experiment: str) -> Path:
+    """The paper grid's GPU time estimate of ``benchmarks/grid_estimate.py``."""
+    return root / "benchmarks" / "results" / "grid_estimate" / f"{experiment}.json"

@@ -46,6 +46,12 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+MISSING_RUNS = ("train", "report")
+"""What a stage does with the runs its grid lacks: ``train`` them (the quick scale), or
+``report`` them as missing and summarise the runs present (the paper scale, whose runs are
+committed to git: its stage never starts hours of training by accident; its runs are
+trained by an explicit command, see the README)."""
+
 Check = Callable[[str, pd.DataFrame], str | None]
 """``check(name, table)``: what is wrong with a run read back from file ``name`` (None: it
 is complete)."""
@@ -57,8 +63,11 @@ def stored_runs(
     workers: int = 1,
     writer: bool = True,
     check: Check | None = None,
+    train: bool = True,
 ) -> Iterator[tuple[str, pd.DataFrame, bool]]:
-    """For each ``name -> compute`` of ``jobs``: ``(name, table, kept)``.
+    """For each ``name -> compute`` of ``jobs``: ``(name, table, kept)``; with
+    ``train=False`` only for the jobs already stored (the others are neither computed nor
+    yielded).
 
     ``kept`` is True when ``directory/name`` existed, was read back and passed ``check``;
     otherwise the table is computed and written as soon as it is done (atomically: a
@@ -80,6 +89,8 @@ def stored_runs(
         table = read_run(directory / name, check, writer)
         if table is not None:
             yield name, table, True
+        elif not train:
+            continue
         elif workers == 1:
             table = compute()
             yield name, _write(directory / name, table) if writer else table, False

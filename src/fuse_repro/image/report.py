@@ -11,9 +11,11 @@ import pandas as pd
 
 from fuse_repro.core.data import SPLIT_SIZES
 from fuse_repro.core.optimizers import FUSE_PV_RULES, LABELS
+from fuse_repro.core.paths import estimate_path, metrics_path, results_dir
+from fuse_repro.image.claims import claim_rows
 from fuse_repro.image.settings import DATASETS
 from fuse_repro.image.summary import phase_speed
-from fuse_repro.report import Figure, Item, table
+from fuse_repro.report import Figure, Item, claims_table, table
 
 
 def setup_note(settings: dict) -> str:
@@ -112,8 +114,9 @@ def speed_notes(
     device: str,
 ) -> list[str]:
     """FUSE-PV's time per epoch against its references (one run of the grid), and the
-    paper scale's training time estimated from this run's seconds per epoch; ``device``
-    is the one the runs were trained on (the log's ``device`` column)."""
+    paper scale's training time: measured at the paper scale, else estimated from this
+    run's seconds per epoch; ``device`` is the one the runs were trained on (the log's
+    ``device`` column)."""
     ratios = [
         f"{row.model}: FUSE-PV (epoch) {row.phase} phase, seconds per epoch ÷ "
         f"{LABELS[row.reference]}'s: {row.per_epoch:.2f} (per closure "
@@ -121,6 +124,14 @@ def speed_notes(
         for row in speed.itertuples()
     ]
     lines = ["Speed, measured in this run: " + "; ".join(ratios) + "."] if ratios else []
+    if settings["scale"] == paper["scale"]:  # the paper scale itself: measured, not estimated
+        runs = int(times.groupby(["model", "optimizer"])["epochs"].max().count())
+        return lines + [
+            f"Training time measured at this scale on this machine ({device}): "
+            f"{times['seconds'].sum() / 3600:.1f} h for the runs stored (per-epoch evaluation "
+            f"excluded; {runs} model × optimizer pairs); seconds per epoch per run in "
+            "`epoch_times.csv`."
+        ]
     train_images = SPLIT_SIZES[settings["experiment"]]["train"]
     quick_images = settings["train_size"] or train_images
     scale = (paper["train_size"] or train_images) / quick_images
@@ -185,91 +196,82 @@ def _pm(mean: float, std: float, digits: int) -> str:
     return f"{mean:.{digits}f}" if pd.isna(std) else f"{mean:.{digits}f} ± {std:.{digits}f}"
 
 
-def claims(summary: pd.DataFrame) -> list[str]:
-    """Where our numbers agree or disagree with the paper's claims, stated plainly:
-    the paper reports FUSE-PV matching or beating Adam and SGD in accuracy at lower
-    cost, and the epoch rule slightly ahead of the gradient and loss rules."""
-    lines = []
-    for model, runs in summary.groupby("model", sort=False):
-        acc = dict(zip(runs["optimizer"], runs["test_accuracy_mean"]))
-        std = dict(zip(runs["optimizer"], runs["test_accuracy_std"].fillna(0.0)))
-        evals = dict(zip(runs["optimizer"], runs["closure_evals"]))
-        wall = dict(zip(runs["optimizer"], runs["wall_time_s"]))
-        if "fuse_pv_epoch" in acc:
-            for baseline in ("adam", "sgd"):
-                if baseline not in acc:
-                    continue
-                gap = acc["fuse_pv_epoch"] - acc[baseline]
-                noise = std["fuse_pv_epoch"] + std[baseline]
-                verdict = (
-                    "agrees"
-                    if gap > noise
-                    else "neither agrees nor disagrees (within one std)"
-                    if abs(gap) <= noise
-                    else "disagrees"
-                )
-                lines.append(
-                    f"{model.upper()}: FUSE-PV (epoch) vs {LABELS[baseline]}: "
-                    f"test accuracy {acc['fuse_pv_epoch']:.4f} vs {acc[baseline]:.4f} "
-                    f"(gap {gap:+.4f}, std sum {noise:.4f}) at "
-                    f"{evals['fuse_pv_epoch'] / evals[baseline]:.2f}× the closure "
-                    f"evaluations and {wall['fuse_pv_epoch'] / wall[baseline]:.2f}× the "
-                    f"wall time; this {verdict} with the claim that FUSE-PV outperforms "
-                    f"{LABELS[baseline]}."
-                )
-        switched = dict(zip(runs["optimizer"], runs["switch_epoch"]))
-        never = [r for r in FUSE_PV_RULES if r in switched and pd.isna(switched[r])]
-        for rule in never:
-            lines.append(
-                f"{model.upper()}: {LABELS[rule]} never switched in any "
-                "seed, so its runs are Adam throughout."
-            )
-        rules = {r: acc[r] for r in FUSE_PV_RULES if r in acc}
-        rules = {r: v for r, v in rules.items() if r not in never}
-        if len(rules) > 1:
-            best = max(rules, key=rules.get)
-            runner_up = max((r for r in rules if r != best), key=rules.get)
-            tied = rules[best] - rules[runner_up] <= std[best] + std[runner_up]
-            verdict = (
-                "neither agrees nor disagrees (the best two are within one std)"
-                if tied
-                else "agrees"
-                if best == "fuse_pv_epoch"
-                else "disagrees"
-            )
-            ranking = ", ".join(
-                f"{LABELS[r]} {v:.4f}" for r, v in sorted(rules.items(), key=lambda kv: -kv[1])
-            )
-            lines.append(
-                f"{model.upper()}: rules that switched, by test accuracy: {ranking}; "
-                f"this {verdict} with the paper's statement that the epoch rule "
-                "slightly outperforms the other two."
-            )
-        elif never:
-            lines.append(
-                f"{model.upper()}: fewer than two rules switched, so this run "
-                "cannot test the paper's statement that the epoch rule slightly "
-                "outperforms the other two."
-            )
-    return lines
+def never_switched(summary: pd.DataFrame) -> list[str]:
+    """The switch rules that never fired in any seed (their runs are Adam throughout)."""
+    return [
+        f"{row.model.upper()}: {LABELS[row.optimizer]} never switched in any seed, so its "
+        "runs are Adam throughout."
+        for row in summary.itertuples()
+        if row.optimizer in FUSE_PV_RULES and row.seeds_switched == 0
+    ]
 
 
-def section(settings: dict, paper: dict, results_dir: Path, manifest: dict) -> list[Item]:
-    """An image experiment's report section from its results folder: heading, summary
-    table, notes on the setup, the claims checked, FUSE-PV's phase speed and the
-    paper-scale estimate, the learning curves (``paper``: the paper scale's settings)."""
-    experiment = settings["experiment"]
+def runs_note(settings: dict, runs: dict[str, int], estimate: dict | None = None) -> str:
+    """How much of the grid the results cover, the command that trains the rest and, for a
+    grid not yet run, the estimate of ``benchmarks/grid_estimate.py`` (if made)."""
+    experiment, scale = settings["experiment"], settings["scale"]
+    command = f"`python -m fuse_repro.train {experiment} --scale {scale}`"
+    if not runs["stored"]:
+        expected = (
+            " Estimated time on one GPU, from a CPU profile: "
+            + ", ".join(
+                f"{minutes:.0f} min with {workers} run(s) at once"
+                for workers, minutes in estimate["estimated_minutes"].items()
+            )
+            + f" (`workers` in params.yaml; `{estimate['command']}`, profiled on "
+            f"{estimate['profiled_on']}: host {estimate['host_seconds'] / 60:.0f} min, "
+            f"device arithmetic {estimate['device_seconds'] / 60:.1f} min at "
+            f"{estimate['assumed_tflops']:g} TFLOP/s)."
+            if estimate and scale == "paper"
+            else ""
+        )
+        return (
+            f"**Not yet run at the {scale} scale**: none of the grid's {runs['grid']} runs is "
+            f"stored. Train them with {command}, then `dvc repro`.{expected}"
+        )
+    return (
+        f"**Partial grid**: {runs['stored']} of the {runs['grid']} runs are stored; every "
+        f"table and figure below covers those only (see the seeds column). Train the others "
+        f"with {command}, then `dvc repro`."
+    )
+
+
+def section(settings: dict, paper: dict, root: Path, manifest: dict) -> list[Item]:
+    """An image experiment's report section from its results (``root``: the repository):
+    heading, how much of the grid is stored, summary table, notes on the setup, the claims
+    tested (:mod:`fuse_repro.image.claims`), FUSE-PV's phase speed and the paper-scale
+    estimate, the learning curves (``paper``: the paper scale's settings)."""
+    experiment, scale = settings["experiment"], settings["scale"]
     label = DATASETS[experiment].label
-    summary = pd.read_csv(results_dir / "summary.csv")
-    times = pd.read_csv(results_dir / "epoch_times.csv")
-    device = pd.read_csv(results_dir / "log.csv", usecols=["device"])["device"].iloc[0]
-    parameters = json.loads((results_dir / "models.json").read_text())
-    items: list[Item] = [f"### {label}", table(summary_for_display(summary))]
+    results = results_dir(root, scale, experiment)
+    runs = json.loads(metrics_path(root, scale, experiment).read_text())["runs"]
+    items: list[Item] = [f"### {label}"]
+    if runs["stored"] < runs["grid"]:
+        estimate = estimate_path(root, experiment)
+        items.append(
+            runs_note(
+                settings, runs, json.loads(estimate.read_text()) if estimate.is_file() else None
+            )
+        )
+    if not runs["stored"]:
+        return items + [setup_note(settings)]
+    summary = pd.read_csv(results / "summary.csv")
+    times = pd.read_csv(results / "epoch_times.csv")
+    log = pd.read_csv(results / "log.csv")
+    parameters = json.loads((results / "models.json").read_text())
+    items.append(table(summary_for_display(summary)))
     items += notes(settings, manifest[experiment]["source_label"], parameters)
-    items += claims(summary)
-    items += speed_notes(phase_speed(times), times, settings, paper, device)
+    claims = claim_rows(log, label)
+    if claims:
+        items += [
+            "The paper's claims on these runs (paired per-seed differences, 95 % bootstrap "
+            "interval; an interval covering 0 is no difference):",
+            claims_table(claims),
+        ]
+    items += never_switched(summary)
+    items += speed_notes(phase_speed(times), times, settings, paper, log["device"].iloc[0])
     items += [
         Figure(path, f"{label}, {path.stem}: learning curves")
-        for path in sorted((results_dir / "figures").glob("*.png"))
+        for path in sorted((results / "figures").glob("*.png"))
     ]
     return items

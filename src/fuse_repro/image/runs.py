@@ -36,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import multiprocessing
 import os
 import sys
 import time
@@ -346,7 +347,7 @@ def train_run(
         desc=f"{model_name} {optimizer_name} seed {seed}",
         unit="epoch",
         leave=False,
-        disable=not world.main,
+        disable=not world.main or multiprocessing.parent_process() is not None,  # a worker
     )
     for epoch in epochs:
         phase = optimizer.phase
@@ -440,10 +441,21 @@ def check_run(settings: dict[str, Any], name: str, table: pd.DataFrame) -> str |
     return None
 
 
+def grid(settings: dict[str, Any]) -> list[tuple[str, str, int]]:
+    """Every run of an experiment: (model, optimizer, seed) for each of the lists."""
+    return [
+        (model, optimizer, seed)
+        for model in settings["models"]
+        for optimizer in settings["optimizers"]
+        for seed in settings["seeds"]
+    ]
+
+
 def run_grid(
     settings: dict[str, Any], splits: Splits, runs_dir: Path, data_id: str
 ) -> pd.DataFrame:
-    """Every model x optimizer x seed of ``settings``; returns all rows.
+    """Every model x optimizer x seed of ``settings``, ``workers`` runs at a time (each in
+    its own process on the same device, the data shared, not copied); returns all rows.
 
     Each finished run is written at once to ``runs_dir/<model>__<optimizer>__seed<seed>
     __<key>.csv.gz`` (gzip, deterministic bytes), ``key`` from :func:`run_key`; a rerun
@@ -451,16 +463,10 @@ def run_grid(
     (:func:`fuse_repro.core.runstore.stored_runs`) and resumes an interrupted one from its
     checkpoint in ``runs_dir/../checkpoints``."""
     world = World.current()
-    grid = [
-        (m, o, s)
-        for m in settings["models"]
-        for o in settings["optimizers"]
-        for s in settings["seeds"]
-    ]
     names = {
         run: f"{run[0]}__{run[1]}__seed{run[2]}__"
         f"{run_key(settings, run, data_id, splits.train.x.device.type)}"
-        for run in grid
+        for run in grid(settings)
     }
     checkpoints = runs_dir.parent / "checkpoints"
     if world.main:  # checkpoints of other settings are left alone, like their runs
@@ -470,10 +476,15 @@ def run_grid(
         f"{name}.csv.gz": partial(train_run, *run, settings, splits, checkpoints / f"{name}.pt")
         for run, name in names.items()
     }
-    frames = []
+    frames, train = {}, settings["missing_runs"] == "train"  # else: read back only
     with tqdm(total=len(jobs), desc="runs", unit="run", disable=not world.main) as bar:
         for name, frame, kept in stored_runs(
-            runs_dir, jobs, writer=world.main, check=partial(check_run, settings)
+            runs_dir,
+            jobs,
+            workers=settings["workers"],
+            writer=world.main,
+            check=partial(check_run, settings),
+            train=train,
         ):
             if world.main:  # the run's file is written: its checkpoint is done with
                 (checkpoints / name.replace(".csv.gz", ".pt")).unlink(missing_ok=True)
@@ -485,8 +496,15 @@ def run_grid(
                 f"{last.phase}{' (kept from an earlier run)' if kept else ''}"
             )
             bar.update()
-            frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
+            frames[name] = frame
+    if len(frames) < len(jobs) and world.main:
+        print(
+            f"{len(jobs) - len(frames)} of {len(jobs)} runs not stored and not trained here "
+            "(missing_runs: report); train them with: python -m fuse_repro.train "
+            f"{settings['experiment']} --scale {settings['scale']}"
+        )
+    stored = [frames[name] for name in jobs if name in frames]  # the grid's order
+    return pd.concat(stored, ignore_index=True) if stored else pd.DataFrame(columns=LOG_COLUMNS)
 
 
 def run_experiment(

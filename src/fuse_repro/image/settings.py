@@ -62,6 +62,7 @@ def schema(dataset: str) -> dict[str, Any]:
         "channels_last": Boolean(),
         "bf16": Boolean(),
         "processes": POSITIVE_INT,
+        "workers": POSITIVE_INT,
         "target_accuracy": Number(low=0.0, high=1.0),
         **settings_schema("image"),
     }
@@ -88,6 +89,12 @@ def check_relations(block: dict[str, Any], dataset: str, key: str) -> None:
         raise ParamsError(
             f"{key}.batch_size: must be <= the {train_images} training images "
             f"(train_size), got {block['batch_size']}"
+        )
+    if block["workers"] > 1 and block["processes"] > 1:
+        raise ParamsError(
+            f"{key}.workers: several runs at once (workers) and one run over several "
+            f"processes (processes) do not combine; set one of them to 1, got workers "
+            f"{block['workers']} and processes {block['processes']}"
         )
     if block["batch_size"] % block["processes"]:
         raise ParamsError(

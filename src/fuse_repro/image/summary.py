@@ -12,10 +12,12 @@ import pandas as pd
 
 from fuse_repro.core.optimizers import LABELS
 
+RUN = ["model", "optimizer", "seed"]
+
 
 def final_rows(log: pd.DataFrame) -> pd.DataFrame:
     """The last logged epoch of every run."""
-    last = log.groupby(["model", "optimizer", "seed"])["epoch"].transform("max")
+    last = log.groupby(RUN)["epoch"].transform("max")
     return log[log["epoch"] == last]
 
 
@@ -23,7 +25,7 @@ def switch_epochs(log: pd.DataFrame) -> pd.DataFrame:
     """Per run, the first epoch trained after the optimizer's switch, from its logged
     ``switch_epoch`` counter (epochs completed before the switch) plus one; ``NaN`` when
     the run never switched."""
-    keys = ["model", "optimizer", "seed"]
+    keys = RUN
     switched = (
         log["switch_epoch"].astype(float).groupby([log[k] for k in keys], sort=False).max() + 1
     )
@@ -33,7 +35,7 @@ def switch_epochs(log: pd.DataFrame) -> pd.DataFrame:
 def first_reaching(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
     """Per run, the closure evaluations and wall time at the first logged epoch whose test
     accuracy is at least ``target_accuracy`` (runs that never reach it are left out)."""
-    keys = ["model", "optimizer", "seed"]
+    keys = RUN
     reached = log[log["test_accuracy"] >= target_accuracy].sort_values("epoch")
     first = reached.groupby(keys).head(1)
     return first[keys + ["closure_evals", "wall_time"]].rename(
@@ -46,7 +48,7 @@ def summary_table(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
     train loss, mean closure evaluations, mean wall time, the number of seeds that
     switched phase and their median first epoch after the switch, and the number of
     seeds reaching ``target_accuracy`` with their mean evaluations and time to it."""
-    keys = ["model", "optimizer", "seed"]
+    keys = RUN
     final = (
         final_rows(log)
         .drop(columns="switch_epoch")  # the counter; the table reports the epoch after it
@@ -77,7 +79,7 @@ def summary_table(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
 def epoch_times(log: pd.DataFrame) -> pd.DataFrame:
     """Per model, optimizer and phase: mean training seconds per epoch and per closure
     evaluation over all seeds' epochs spent in that phase."""
-    keys = ["model", "optimizer", "seed"]
+    keys = RUN
     log = log.sort_values(keys + ["epoch"])
     steps = log.assign(
         seconds=log.groupby(keys)["wall_time"].diff(),
@@ -151,30 +153,59 @@ def plot_tables(log: pd.DataFrame, column: str) -> dict[str, pd.DataFrame]:
     }
 
 
+DERIVED = (
+    "grid.csv",
+    "log.csv",
+    "summary.csv",
+    "epoch_times.csv",
+    "models.json",
+    "plots",
+    "figures",
+)
+"""What :func:`write_summaries` derives from the runs (everything in an experiment's results
+folder but ``runs/`` and ``checkpoints/``)."""
+
+
+def grid_table(log: pd.DataFrame, grid: list[tuple[str, str, int]]) -> pd.DataFrame:
+    """Every run of the grid (model, optimizer, seed) and whether ``log`` holds it."""
+    table = pd.DataFrame(grid, columns=RUN)
+    held = set(log[RUN].drop_duplicates().itertuples(index=False, name=None))
+    return table.assign(stored=[run in held for run in grid])
+
+
 def write_summaries(
     log: pd.DataFrame,
     out_dir: Path,
     metrics_path: Path,
     target_accuracy: float,
     parameters: dict[str, int],
+    grid: list[tuple[str, str, int]],
 ) -> pd.DataFrame:
-    """``log.csv``, ``summary.csv``, ``epoch_times.csv``, ``models.json`` (``parameters``:
-    each model's parameter count), ``plots/<model>_<column>.csv`` under ``out_dir`` and
-    the metrics JSON; returns the summary table. Clears ``plots/`` and ``figures/``
-    first (the notebook draws the figures afterwards)."""
+    """``grid.csv`` (every run of the ``grid``, stored or not), ``log.csv``,
+    ``summary.csv``, ``epoch_times.csv``, ``models.json`` (``parameters``: each model's
+    parameter count), ``plots/<model>_<column>.csv`` under ``out_dir`` and the metrics
+    JSON, with ``runs``: how many of the grid's runs the log holds; returns the summary
+    table. Every derived file is removed first (the folder persists), so that with no run
+    at all only the grid and the metrics are left, saying so."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for derived in ("plots", "figures"):  # the output persists: no files of earlier grids
-        shutil.rmtree(out_dir / derived, ignore_errors=True)
-    log.to_csv(out_dir / "log.csv", index=False)
-    table = summary_table(log, target_accuracy)
-    table.to_csv(out_dir / "summary.csv", index=False)
-    epoch_times(log).to_csv(out_dir / "epoch_times.csv", index=False)
-    (out_dir / "models.json").write_text(json.dumps(parameters, indent=2) + "\n")
-    (out_dir / "plots").mkdir(exist_ok=True)
-    for column in ("test_accuracy", "train_loss"):
-        for model, frame in plot_tables(log, column).items():
-            frame.to_csv(out_dir / "plots" / f"{model}_{column}.csv", index=False)
+    for name in DERIVED:
+        path = out_dir / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    runs = grid_table(log, grid)
+    runs.to_csv(out_dir / "grid.csv", index=False)
+    count = {"stored": int(runs["stored"].sum()), "grid": len(runs)}
+    table = summary_table(log, target_accuracy) if len(log) else pd.DataFrame()
+    if len(log):
+        log.to_csv(out_dir / "log.csv", index=False)
+        table.to_csv(out_dir / "summary.csv", index=False)
+        epoch_times(log).to_csv(out_dir / "epoch_times.csv", index=False)
+        (out_dir / "models.json").write_text(json.dumps(parameters, indent=2) + "\n")
+        (out_dir / "plots").mkdir()
+        for column in ("test_accuracy", "train_loss"):
+            for model, frame in plot_tables(log, column).items():
+                frame.to_csv(out_dir / "plots" / f"{model}_{column}.csv", index=False)
+    document = {"runs": count} | (metrics(table) if len(log) else {})
     metrics_path.write_text(
-        json.dumps(metrics(table), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     )
     return table

@@ -42,7 +42,7 @@ def _panels(count: int, width: float, height: float) -> tuple[plt.Figure, list[p
 
 
 def contour_paths(
-    log: pd.DataFrame,
+    trajectories: pd.DataFrame,
     functions: dict[str, TestFunction],
     variants: list[str],
     noise: float,
@@ -50,7 +50,8 @@ def contour_paths(
     path: Path,
 ) -> Path:
     """One panel per 2-D function: contours of log10(f − f*), the path of each variant
-    from start ``start`` at noise ``noise``, the start (circle), the global minimisers
+    from start ``start`` at noise ``noise`` (``trajectories``: per-step rows with function,
+    variant, noise, start, step, phase, x0, x1), the start (circle), the global minimisers
     (stars) and, for FUSE-PV, the point where it switched to L-BFGS (diamond)."""
     sns.set_theme(style="white", context="paper")
     palette = _palette(variants)
@@ -64,7 +65,11 @@ def contour_paths(
         ax.scatter(
             *fn.minimizers.T.numpy(), marker="*", s=140, color="gold", edgecolor="black", zorder=6
         )
-        runs = log[(log["function"] == key) & (log["noise"] == noise) & (log["start"] == start)]
+        runs = trajectories[
+            (trajectories["function"] == key)
+            & (trajectories["noise"] == noise)
+            & (trajectories["start"] == start)
+        ]
         for variant in variants:
             run = runs[runs["variant"] == variant].sort_values("step")
             if run.empty:

@@ -3,6 +3,7 @@ from the numbers, the verdict on the switch rules, and the figures."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,9 @@ import numpy as np
 import pandas as pd
 
 from fuse_repro.core.optimizers import FUSE_PV_RULES
-from fuse_repro.report import Figure, Item, table
+from fuse_repro.core.paths import metrics_path, results_dir
+from fuse_repro.report import Figure, Item, claims_table, table
+from fuse_repro.toy.claims import claim_rows
 from fuse_repro.toy.summary import ranked, rule_verdict, variant_label
 
 DETERMINISTIC = ("scipy", "fuse-theta=0", "lbfgs", "fuse_pv_epoch", "adam")
@@ -170,16 +173,30 @@ def ablation_findings(ablation: pd.DataFrame, target_gap: float) -> list[str]:
     return lines
 
 
+HEADING = "Toy ablation: test functions with known minima"
 TABLES = ("comparison", "ablation", "rules")
-"""The summaries (``results/toy/<name>.csv``) the section reads."""
+"""The summaries (``results/<scale>/toy/<name>.csv``) the section reads."""
 
 
-def section(settings: dict[str, Any], results_dir: Path) -> list[Item]:
-    """The toy study's report section from its results folder: setup, comparison tables,
-    findings stated from the numbers, the verdict on the switch rules, the figures."""
-    tables = {name: pd.read_csv(results_dir / f"{name}.csv") for name in TABLES}
+def section(settings: dict[str, Any], root: Path) -> list[Item]:
+    """The toy study's report section from its results (``root``: the repository): setup,
+    how much of the grid is stored, comparison tables, findings stated from the numbers,
+    the verdict on the switch rules, the figures."""
+    scale = settings["scale"]
+    results = results_dir(root, scale, "toy")
+    runs = json.loads(metrics_path(root, scale, "toy").read_text())["runs"]
+    items: list[Item] = [f"## {HEADING}", *notes(settings)]
+    if runs["stored"] < runs["grid"]:
+        items.append(
+            f"**{'Not yet run' if not runs['stored'] else 'Partial grid'}**: "
+            f"{runs['stored']} of the grid's {runs['grid']} cells (function × variant × noise, "
+            f"all starts) are stored. Run the others with `python -m fuse_repro.train toy "
+            f"--scale {scale}`, then `dvc repro`."
+        )
+    if not runs["stored"]:
+        return items
+    tables = {name: pd.read_csv(results / f"{name}.csv") for name in TABLES}
     comparison, target = tables["comparison"], settings["target_gap"]
-    items: list[Item] = ["## Toy ablation: test functions with known minima", *notes(settings)]
     for noise in settings["noise_scales"]:
         what = (
             "median closure evaluations to the target"
@@ -199,6 +216,8 @@ def section(settings: dict[str, Any], results_dir: Path) -> list[Item]:
         "FUSE-PV's switch rules per function and noise scale (success rate · median final f − f*):",
         table(rules_table(tables["rules"])),
         rule_verdict(tables["rules"]),
+        "The paper's claims on these cells (sign test over the function × noise comparisons):",
+        claims_table(claim_rows(comparison, target)),
     ]
-    figures = sorted((results_dir / "figures").glob("*.png"))
+    figures = sorted((results / "figures").glob("*.png"))
     return items + [Figure(path, caption(path)) for path in figures]

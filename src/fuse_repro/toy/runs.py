@@ -16,6 +16,9 @@ f(x) − f* falls to ``target_gap`` or when x stops being finite.
 One row is logged per step (and one for the start): the evaluations and wall time so far
 (time inside ``step`` only), f, the gap, ‖∇f‖ and the distance to the nearest global
 minimiser, all noise-free, the phase, and the first two coordinates of x for 2-D paths.
+A cell (all starts of one function, variant and noise scale) stores only its record
+(:func:`fuse_repro.toy.summary.cell_record`: per-run summaries, gap quantiles, one path),
+which every table and figure reads; :func:`cell_runs` rebuilds its per-step log on demand.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from fuse_repro.core.processes import cores
 from fuse_repro.core.runstore import digest, stored_runs
 from fuse_repro.toy.functions import NoisyObjective, TestFunction, get, random_starts
 from fuse_repro.toy.grid import Variant, ablation_variants, function_key, main_variants
+from fuse_repro.toy.summary import RECORD_COLUMNS, cell_record
 
 LOG_COLUMNS = [
     "function",
@@ -208,16 +212,28 @@ def cell_runs(
     return table[LOG_COLUMNS]
 
 
+def cell_result(
+    spec: dict[str, Any], variant: Variant, noise: float, settings: dict[str, Any]
+) -> pd.DataFrame:
+    """What the study stores of a cell: the record (:func:`~fuse_repro.toy.summary.cell_record`)
+    of its per-step log (:func:`cell_runs`)."""
+    return cell_record(cell_runs(spec, variant, noise, settings), settings)
+
+
 def check_cell(cell: Cell, table: pd.DataFrame, settings: dict[str, Any]) -> str | None:
-    """What is wrong with ``table`` read back as ``cell``'s runs: its columns, its starts,
-    and each start's steps (0, 1, 2, ... without a gap); None when it is complete."""
-    if list(table.columns) != LOG_COLUMNS:
-        return f"columns {list(table.columns)}, expected {LOG_COLUMNS}"
-    if sorted(table["start"].unique()) != list(range(settings["starts"])):
-        return f"starts {sorted(table['start'].unique())}, expected 0..{settings['starts'] - 1}"
-    for start, steps in table.groupby("start")["step"]:
-        if list(steps) != list(range(len(steps))):
-            return f"start {start}: steps are not 0, 1, 2, ..."
+    """What is wrong with ``table`` read back as ``cell``'s record: its columns, one run row
+    per start, a curve, and a path of consecutive steps (2-D functions); None when it is
+    complete."""
+    if list(table.columns) != RECORD_COLUMNS:
+        return f"columns {list(table.columns)}, expected {RECORD_COLUMNS}"
+    starts = sorted(table.loc[table["part"] == "run", "start"])
+    if starts != list(range(settings["starts"])):
+        return f"run rows for starts {starts}, expected 0..{settings['starts'] - 1}"
+    if not (table["part"] == "curve").any():
+        return "no curve rows"
+    steps = table.loc[table["part"] == "path", "step"].tolist()
+    if cell.spec["dim"] == 2 and (not steps or steps != list(range(len(steps)))):
+        return "the path's steps are not 0, 1, 2, ..."
     labels = {"function": function_key(cell.spec), "variant": cell.variant.key}
     for column, value in labels.items():
         if set(table[column]) != {value}:
@@ -242,10 +258,12 @@ class Cell:
     def file_name(self, settings: dict[str, Any]) -> str:
         """``<function>__<variant>__noise<s>__<key>.csv.gz``; ``key`` digests what the
         cell's numbers depend on: the run settings, its own optimizer's settings (with the
-        variant's overrides), the function, variant, noise scale and the log's columns."""
+        variant's overrides), the function, variant, noise scale and the record's columns."""
         run_settings = {k: settings[k] for k in RUN_SETTINGS}
         optimizer = REGISTRY[self.variant.optimizer].identity(self.variant.applied_to(settings))
-        key = digest(run_settings, optimizer, self.spec, self.variant.key, self.noise, LOG_COLUMNS)
+        key = digest(
+            run_settings, optimizer, self.spec, self.variant.key, self.noise, RECORD_COLUMNS
+        )
         return f"{function_key(self.spec)}__{self.variant.key}__noise{self.noise:g}__{key}.csv.gz"
 
 
@@ -270,31 +288,53 @@ def grid(settings: dict[str, Any]) -> list[Cell]:
     return cells
 
 
+def stored_cells(settings: dict[str, Any]) -> dict[str, Cell]:
+    """The cells of :func:`grid` by file name (a cell of both parts of the grid once)."""
+    return {cell.file_name(settings): cell for cell in grid(settings)}
+
+
+def cell_keys(settings: dict[str, Any]) -> list[tuple[str, str, float]]:
+    """(function, variant, noise) of every cell of :func:`grid`, once each."""
+    return [
+        (function_key(cell.spec), cell.variant.key, cell.noise)
+        for cell in stored_cells(settings).values()
+    ]
+
+
 def run_cells(settings: dict[str, Any], runs_dir: Path) -> pd.DataFrame:
-    """Every cell of :func:`grid`, each saved as soon as it is done as
-    ``runs_dir/<cell>.csv.gz`` and read back (after :func:`check_cell`) on a rerun with the
-    same settings and numerics; ``settings["workers"]`` processes (``auto``: one per CPU core;
-    never more than the cores) run the cells. Returns all rows, in the order of the grid."""
+    """The records (:func:`cell_result`) of every cell of :func:`grid`, each saved as soon
+    as it is done as ``runs_dir/<cell>.csv.gz`` and read back (after :func:`check_cell`) on
+    a rerun with the same settings and numerics (with ``missing_runs: report``, cells not
+    stored are only named, not computed); ``settings["workers"]`` processes (``auto``: one
+    per CPU core; never more than the cores) run the cells. Returns all records, in the
+    order of the grid."""
     torch.set_num_threads(1)  # tiny problems: threads only add overhead
-    cells = {cell.file_name(settings): cell for cell in grid(settings)}
+    cells = stored_cells(settings)
     jobs: dict[str, Callable[[], pd.DataFrame]] = {
-        name: partial(cell_runs, cell.spec, cell.variant, cell.noise, settings)
+        name: partial(cell_result, cell.spec, cell.variant, cell.noise, settings)
         for name, cell in cells.items()
     }
     workers = cores() if settings["workers"] == "auto" else min(settings["workers"], cores())
     if settings["workers"] != "auto" and settings["workers"] > workers:
         print(f"workers: {settings['workers']} asked for, {workers} used (the CPU cores)")
-    frames = {}
+    frames, train = {}, settings["missing_runs"] == "train"
 
     def check(name: str, table: pd.DataFrame) -> str | None:
         return check_cell(cells[name], table, settings)
 
     for name, frame, _ in tqdm(
-        stored_runs(runs_dir, jobs, workers, check=check),
+        stored_runs(runs_dir, jobs, workers, check=check, train=train),
         total=len(jobs),
         desc="cells",
         unit="cell",
         mininterval=5,
     ):
         frames[name] = frame
-    return pd.concat([frames[name] for name in jobs], ignore_index=True)
+    if len(frames) < len(jobs):
+        print(
+            f"{len(jobs) - len(frames)} of {len(jobs)} cells not stored and not computed here "
+            f"(missing_runs: report); run them with: python -m fuse_repro.train toy "
+            f"--scale {settings['scale']}"
+        )
+    stored = [frames[name] for name in jobs if name in frames]
+    return pd.concat(stored, ignore_index=True) if stored else pd.DataFrame(columns=RECORD_COLUMNS)

@@ -17,6 +17,24 @@ from fuse_repro.toy.grid import ablation_variants, function_key, main_variants
 
 RUN_KEYS = ["function", "variant", "noise", "start"]
 CELL_KEYS = ["function", "variant", "noise"]
+SUMMARY_COLUMNS = [
+    "final_gap",
+    "success",
+    "final_evals",
+    "evals_to_target",
+    "time_to_target",
+    "switch_evals",
+]
+CURVE_COLUMNS = ["evals", "q25", "median", "q75"]
+PATH_COLUMNS = ["step", "evals", "wall_time", "gap", "phase", "switch_step", "x0", "x1"]
+PATH_START = 0
+"""The start whose whole path a cell keeps (2-D functions: the contour figures)."""
+RECORD_COLUMNS = list(
+    dict.fromkeys(["part", *RUN_KEYS, *SUMMARY_COLUMNS, *CURVE_COLUMNS, *PATH_COLUMNS])
+)
+"""A cell's record (:func:`cell_record`), one table of three parts: ``run`` rows (one per
+start, :data:`SUMMARY_COLUMNS`), ``curve`` rows (:data:`CURVE_COLUMNS`) and ``path`` rows
+(:data:`PATH_COLUMNS` of start :data:`PATH_START`); a column outside its part is empty."""
 TOY_LABELS = {**LABELS, "lbfgs": "L-BFGS (torch)", "fuse-theta=0": "L-BFGS (FUSE, θ=0)"}
 GAP_FLOOR = 1e-16  # gaps are clipped here on log axes (f* itself has rounding error)
 
@@ -66,6 +84,37 @@ def run_summary(log: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
         }
     )
     return summary.reset_index()
+
+
+def cell_record(log: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
+    """What the study keeps of one cell's per-step log (all starts of one function,
+    variant and noise scale): :func:`run_summary` per start, :func:`gap_quantiles` over the
+    starts, and the path of start :data:`PATH_START` on a 2-D function. Every table and
+    figure reads these alone, so a cell's record is small enough for git at the paper scale
+    (its per-step log is not: ``fuse_repro.toy.runs.cell_runs`` rebuilds it on demand, with
+    the same numbers, the seeds being fixed)."""
+    path = log[(log["start"] == PATH_START) & log["x0"].notna()]
+    parts = {
+        "run": run_summary(log, settings),
+        "curve": gap_quantiles(log, settings["budget"]),
+        "path": path[CELL_KEYS + ["start", *PATH_COLUMNS]],
+    }
+    record = pd.concat(
+        [part.assign(part=name) for name, part in parts.items() if len(part)], ignore_index=True
+    )
+    return record.reindex(columns=RECORD_COLUMNS)
+
+
+def record_part(records: pd.DataFrame, part: str) -> pd.DataFrame:
+    """The ``part`` rows of cell records with that part's columns (and their types)."""
+    columns = {"run": SUMMARY_COLUMNS, "curve": CURVE_COLUMNS, "path": PATH_COLUMNS}[part]
+    keys = CELL_KEYS if part == "curve" else RUN_KEYS
+    rows = records.loc[records["part"] == part, keys + columns].reset_index(drop=True)
+    if part == "run":
+        rows = rows.astype({"start": int, "success": bool, "final_evals": int})
+    elif part == "path":
+        rows = rows.astype({"start": int, "step": int, "evals": int})
+    return rows.astype({"evals": int}) if part == "curve" else rows
 
 
 def _median_or_nan(values: pd.Series) -> float:
@@ -186,7 +235,7 @@ def ranked(cells: pd.DataFrame, target_gap: float) -> pd.DataFrame:
     return cells.loc[order]
 
 
-def _equal(a: pd.Series, b: pd.Series, target_gap: float) -> bool:
+def equivalent(a: pd.Series, b: pd.Series, target_gap: float) -> bool:
     """Two cells equal on every key of :func:`ranked` (gaps and evaluations within 10 %)."""
     gaps = [max(c.median_final_gap, target_gap) for c in (a, b)]
     evals = [c.median_evals_to_target for c in (a, b)]
@@ -206,7 +255,7 @@ def rule_ranking(table: pd.DataFrame, target_gap: float) -> pd.DataFrame:
     for (function, noise), cell in rules.groupby(["function", "noise"], sort=False):
         order = ranked(cell, target_gap)
         best = order.iloc[0]
-        tied = len(order) > 1 and _equal(best, order.iloc[1], target_gap)
+        tied = len(order) > 1 and equivalent(best, order.iloc[1], target_gap)
         by_rule = cell.set_index("variant")
         rows.append(
             {"function": function, "noise": noise, "winner": best.variant, "tied": tied}
@@ -238,16 +287,37 @@ def rule_verdict(ranking: pd.DataFrame) -> str:
     )
 
 
+DERIVED = ("grid", "summary", "cells", "comparison", "ablation", "rules", "curves")
+"""The tables :func:`write_summaries` derives from the cells (``<name>.csv``)."""
+
+
 def write_summaries(
-    log: pd.DataFrame, settings: dict[str, Any], out_dir: Path, metrics_path: Path
+    records: pd.DataFrame,
+    settings: dict[str, Any],
+    out_dir: Path,
+    metrics_path: Path,
+    grid: list[tuple[str, str, float]],
 ) -> dict[str, pd.DataFrame]:
-    """Under ``out_dir``: ``summary.csv`` (one row per run), ``cells.csv``,
-    ``comparison.csv``, ``ablation.csv``, ``rules.csv``, ``curves.csv`` (:func:`gap_quantiles`
-    of the comparison), and the metrics JSON of the comparison. Clears ``figures/`` first
-    (the output persists; the notebook draws the figures after)."""
+    """From the cells' records (:func:`cell_record`), under ``out_dir``: ``grid.csv`` (every
+    cell of the ``grid``, function × variant × noise, stored or not), ``summary.csv`` (one
+    row per run), ``cells.csv``, ``comparison.csv``, ``ablation.csv``, ``rules.csv``,
+    ``curves.csv`` (the gap quantiles of the comparison), and the metrics JSON of the
+    comparison, with ``runs``: how many of the grid's cells are stored. Every derived file
+    and ``figures/`` is removed first (the folder persists; the notebook draws the figures
+    after), so that with no cell at all only the grid and the metrics are left."""
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out_dir / "figures", ignore_errors=True)
-    summary = run_summary(log, settings)
+    for name in DERIVED:
+        (out_dir / f"{name}.csv").unlink(missing_ok=True)
+    held = set(records[CELL_KEYS].drop_duplicates().itertuples(index=False, name=None))
+    cells_table = pd.DataFrame(grid, columns=CELL_KEYS)
+    cells_table["stored"] = [cell in held for cell in grid]
+    cells_table.to_csv(out_dir / "grid.csv", index=False)
+    runs = {"stored": int(cells_table["stored"].sum()), "grid": len(cells_table)}
+    if not len(records):
+        metrics_path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+        return {}
+    summary = record_part(records, "run")
     cells = cell_summary(summary)
     tables = {
         "summary": summary,
@@ -256,17 +326,12 @@ def write_summaries(
         "ablation": ablation(cells, settings),
     }
     tables["rules"] = rule_ranking(tables["comparison"], settings["target_gap"])
+    curves = record_part(records, "curve")
+    tables["curves"] = curves.merge(tables["comparison"][CELL_KEYS], on=CELL_KEYS)
     for name, table in tables.items():
         table.to_csv(out_dir / f"{name}.csv", index=False)
-    main_log = log[
-        log["function"].isin(tables["comparison"]["function"].unique())
-        & log["variant"].isin(tables["comparison"]["variant"].unique())
-        & log["noise"].isin(settings["noise_scales"])
-    ]
-    tables["curves"] = gap_quantiles(main_log, settings["budget"])
-    tables["curves"].to_csv(out_dir / "curves.csv", index=False)
+    document = {"runs": runs} | metrics(tables["comparison"])
     metrics_path.write_text(
-        json.dumps(metrics(tables["comparison"]), indent=2, ensure_ascii=False, allow_nan=False)
-        + "\n"
+        json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     )
     return tables

@@ -1,0 +1,98 @@
+"""Paired comparisons over seeds, and the verdict they support.
+
+Two methods run on the same seeds see the same initial weights and the same batches, so
+their per-seed differences ``d_s = ours_s − reference_s`` are paired. The mean difference
+gets a percentile bootstrap confidence interval (``scipy.stats.bootstrap``, resampling
+seeds); an interval that covers 0 is *no difference*, and fewer than two seeds support no
+verdict at all (Schmidt, Schneider & Hennig, ICML 2021, compare optimizers the same way:
+over seeds, never from one run).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.stats
+
+CONFIDENCE = 0.95
+RESAMPLES = 10_000
+
+BETTER, WORSE, NO_DIFFERENCE, ONE_SEED = "better", "worse", "no difference", "one seed"
+"""Outcomes of one paired comparison (:attr:`Paired.outcome`)."""
+SUPPORTED, NOT_SUPPORTED, UNDECIDED = "supported", "not supported", "no difference"
+NOT_TESTABLE = "not testable here (one seed)"
+"""Verdicts on a claim, from the outcomes of its comparisons (:func:`verdict`)."""
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Per-seed differences ``ours − reference`` (larger is better for ``ours``) and the
+    :data:`CONFIDENCE` interval of their mean (NaN with fewer than two seeds)."""
+
+    differences: tuple[float, ...]
+    low: float
+    high: float
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.differences)) if self.differences else math.nan
+
+    @property
+    def outcome(self) -> str:
+        """:data:`BETTER` or :data:`WORSE` when the interval excludes 0, else
+        :data:`NO_DIFFERENCE`; :data:`ONE_SEED` when there is no interval."""
+        if len(self.differences) < 2:
+            return ONE_SEED
+        if self.low > 0:
+            return BETTER
+        if self.high < 0:
+            return WORSE
+        return NO_DIFFERENCE
+
+    def describe(self, digits: int = 4) -> str:
+        """``+0.0123 [−0.0040, +0.0300] (3 seeds: +0.01, …)``."""
+        values = ", ".join(f"{d:+.{digits}f}" for d in self.differences)
+        if len(self.differences) < 2:
+            return f"{self.mean:+.{digits}f} (1 seed)"
+        return (
+            f"{self.mean:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}] "
+            f"({len(self.differences)} seeds: {values})"
+        )
+
+
+def paired(ours: pd.Series, reference: pd.Series, seed: int = 0) -> Paired:
+    """The paired comparison of two per-seed series (indexed by seed; seeds missing from
+    either, or not finite in either, are left out). The bootstrap is seeded: the same
+    numbers give the same interval."""
+    both = pd.concat([ours.rename("ours"), reference.rename("reference")], axis=1)
+    both = both[np.isfinite(both).all(axis=1)].sort_index()
+    differences = (both["ours"] - both["reference"]).to_numpy(dtype=float)
+    if len(differences) < 2:
+        low = high = math.nan
+    elif np.ptp(differences) == 0.0:  # every seed the same: the interval is that point
+        low = high = float(differences[0])
+    else:
+        interval = scipy.stats.bootstrap(
+            (differences,),
+            np.mean,
+            confidence_level=CONFIDENCE,
+            n_resamples=RESAMPLES,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        ).confidence_interval
+        low, high = float(interval.low), float(interval.high)
+    return Paired(tuple(float(d) for d in differences), low, high)
+
+
+def verdict(outcomes: set[str]) -> str:
+    """A claim that a method beats every reference, from the outcomes against each:
+    supported when better than all, not supported when worse than one, no difference
+    otherwise; not testable with one seed."""
+    if ONE_SEED in outcomes:
+        return NOT_TESTABLE
+    if WORSE in outcomes:
+        return NOT_SUPPORTED
+    return SUPPORTED if outcomes == {BETTER} else UNDECIDED
