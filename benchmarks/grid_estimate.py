@@ -216,8 +216,9 @@ def main(argv: list[str] | None = None) -> None:
             str(workers): max(host / workers, device) / 60 for workers in args.workers
         },
         "profiled_on": f"{platform.processor() or platform.machine()}, torch {torch.__version__}",
-        "command": "python benchmarks/grid_estimate.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": " ".join(
+            ["python benchmarks/grid_estimate.py", *(sys.argv[1:] if argv is None else argv)]
+        ),
     }
     print(json.dumps(estimate, indent=2))
     out = args.out or estimate_path(root, args.experiment)

@@ -51,7 +51,7 @@ def test_outputs_figures_and_report(grid_log, fashion_config, tmp_path):
     assert [item.path for item in items if isinstance(item, report.Figure)] == [figure]
     assert "The paper's claims on these runs" in text
     assert (
-        "| L-BFGS after Adam improves on Adam alone | FashionMNIST MLP | equal epochs"
+        "| L-BFGS after Adam improves on Adam alone | FashionMNIST, mlp | equal epochs"
         in " ".join(text.split())
     )
 

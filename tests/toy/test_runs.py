@@ -94,7 +94,7 @@ def test_processes_change_nothing_but_wall_times(settings, tmp_path):
     settings = dict(settings, budget=30)
     serial = toy.run_cells(dict(settings, workers=1), tmp_path / "serial")
     parallel = toy.run_cells(dict(settings, workers=2), tmp_path / "parallel")
-    timed = ["wall_time", "time_to_target"]
+    timed = ["wall_time", "final_time", "time_to_target"]
     pd.testing.assert_frame_equal(serial.drop(columns=timed), parallel.drop(columns=timed))
     assert sorted(p.name for p in (tmp_path / "serial").iterdir()) == sorted(
         p.name for p in (tmp_path / "parallel").iterdir()

@@ -62,7 +62,7 @@ def claim_rows(log: pd.DataFrame, label: str) -> list[dict]:
     rows = []
     for model, runs in log.groupby("model", sort=False):
         present = set(runs["optimizer"])
-        workload = f"{label} {model.upper()}"
+        workload = f"{label}, {model}"
         final = runs[runs["epoch"] == runs["epoch"].max()]
         first_order = ["adam", "sgd"]
         if {FUSE_PV, *first_order} <= present:

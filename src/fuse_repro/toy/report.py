@@ -174,7 +174,7 @@ def ablation_findings(ablation: pd.DataFrame, target_gap: float) -> list[str]:
 
 
 HEADING = "Toy ablation: test functions with known minima"
-TABLES = ("comparison", "ablation", "rules")
+TABLES = ("summary", "comparison", "ablation", "rules")
 """The summaries (``results/<scale>/toy/<name>.csv``) the section reads."""
 
 
@@ -197,6 +197,11 @@ def section(settings: dict[str, Any], root: Path) -> list[Item]:
         return items
     tables = {name: pd.read_csv(results / f"{name}.csv") for name in TABLES}
     comparison, target = tables["comparison"], settings["target_gap"]
+    items.append(
+        f"Time inside the optimizers' steps, summed over the {len(tables['summary'])} runs "
+        f"stored: {tables['summary']['final_time'].sum() / 60:.1f} min (per run: "
+        "`summary.csv`, `final_time`)."
+    )
     for noise in settings["noise_scales"]:
         what = (
             "median closure evaluations to the target"

@@ -21,6 +21,7 @@ SUMMARY_COLUMNS = [
     "final_gap",
     "success",
     "final_evals",
+    "final_time",
     "evals_to_target",
     "time_to_target",
     "switch_evals",
@@ -52,8 +53,9 @@ def variant_label(key: str) -> str:
 
 def run_summary(log: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
     """One row per run. At the budget (the last row with at most ``budget`` evaluations):
-    ``final_gap`` (inf when x left the finite numbers) and ``success`` (distance to a
-    global minimiser <= ``success_tol``). ``evals_to_target`` / ``time_to_target``: the
+    ``final_gap`` (inf when x left the finite numbers), ``success`` (distance to a
+    global minimiser <= ``success_tol``), ``final_evals`` and ``final_time`` (the
+    evaluations and seconds inside ``step`` used). ``evals_to_target`` / ``time_to_target``: the
     evaluations and seconds when f − f* first reached ``target_gap`` (NaN if never).
     ``switch_evals``: evaluations done when FUSE-PV switched to L-BFGS, from its logged
     ``switch_step`` counter (NaN if it never switched, and for every other optimizer)."""
@@ -78,6 +80,7 @@ def run_summary(log: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
             "final_gap": final["gap"].where(np.isfinite(final["gap"]), np.inf),
             "success": final["distance"] <= settings["success_tol"],
             "final_evals": final["evals"],
+            "final_time": final["wall_time"],
             "evals_to_target": hit["evals"].reindex(final.index),
             "time_to_target": hit["wall_time"].reindex(final.index),
             "switch_evals": switch.reindex(final.index),
