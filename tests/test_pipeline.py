@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dvc.repo import Repo
 
 from tests.helpers import MIRROR, ROOT
 
@@ -57,11 +58,12 @@ def ci_scale(params: dict) -> dict:
     return params
 
 
-def declared_outputs(dvc_yaml: dict, dvc_lock: dict) -> list[str]:
-    """Every output of every stage (templated stages as DVC resolved them in dvc.lock)
-    and every plot's file or folder."""
-    paths = [out["path"] for stage in dvc_lock["stages"].values() for out in stage["outs"]]
-    for plot in dvc_yaml.get("plots", []):
+def declared_outputs(path: Path) -> list[str]:
+    """Every output of every stage of the repository at ``path`` (as DVC resolves its
+    templates) and every plot's file or folder."""
+    with Repo(str(path)) as repo:
+        paths = [str(out.def_path) for stage in repo.index.stages for out in stage.outs]
+    for plot in yaml.safe_load((path / "dvc.yaml").read_text()).get("plots", []):
         paths.append(plot if isinstance(plot, str) else next(iter(plot)))
     return paths
 
@@ -117,10 +119,7 @@ def test_dvc_repro_builds_everything_and_a_second_run_is_a_no_op(repo):
     run(["dvc", "commit", "--force", "--quiet", "data.dvc"], path, env)  # as `make data`
     assert "data.dvc" not in run(["git", "status", "--porcelain"], path, env)
     run(["dvc", "repro"], path, env)
-    declared = declared_outputs(
-        yaml.safe_load((path / "dvc.yaml").read_text()),
-        yaml.safe_load((path / "dvc.lock").read_text()),
-    )
+    declared = declared_outputs(path)
     assert len(declared) > 10
     for output in declared:
         assert (path / output).exists(), output

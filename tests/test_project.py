@@ -137,6 +137,13 @@ def test_stage_deps_cover_every_module_each_notebook_runs():
             )
 
 
+def test_dvc_lock_holds_only_the_stages_of_dvc_yaml():
+    """A renamed or removed stage leaves its entry in dvc.lock (DVC keeps it): a stale
+    entry names outputs that no stage writes."""
+    locked = set(yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"])
+    assert locked <= set(stages())
+
+
 def test_environment_yml_pins_the_same_packages_as_requirements():
     pip_pins = next(
         d["pip"]

@@ -88,8 +88,9 @@ def test_speed_notes_scale_this_runs_epochs_to_the_paper():
             "evals": [64, 256, 64],
         }
     )
-    quick = {"train_size": 5000, "batch_size": 256, "experiment": "cifar10"}
+    quick = {"train_size": 5000, "batch_size": 256, "experiment": "cifar10", "scale": "quick"}
     paper = {
+        "scale": "paper",
         "train_size": None,
         "models": ["m"],
         "optimizers": ["adam", "lbfgs"],
