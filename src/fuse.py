@@ -27,8 +27,13 @@ switch criterion fires and :math:`\theta_k = 0` afterwards, once and for good:
 
 * ``switch="epoch"``: after ``switch_epoch`` epochs (or ``switch_step`` steps);
 * ``switch="gradient"``: when the epoch mean of the gradient norm
-  :math:`\lVert g\rVert_2` (over all parameters, one value per step) falls below
-  ``grad_threshold``, once ``warmup_epochs`` epochs are done;
+  :math:`\bar g_e = \operatorname{mean}_{k \in e} \lVert g_k\rVert_2` (over all
+  parameters, one value per step, at the step's starting point) falls below
+  ``grad_threshold``, once ``warmup_epochs`` epochs are done (the paper's rule: its
+  threshold has the units of the gradient);
+* ``switch="relative_gradient"``: the same statistic relative to the first epoch's,
+  :math:`\bar g_e / \bar g_1 <` ``grad_ratio``: invariant to a rescaling of the loss, so
+  one setting means the same on every problem;
 * ``switch="loss"``: when the monitored loss handed to :meth:`FUSE.end_epoch` has not
   improved by the relative amount ``min_delta`` for ``patience`` epochs, once
   ``warmup_epochs`` epochs are done.
@@ -87,9 +92,12 @@ from torch import Tensor
 from torch.optim.adam import adam as adam_functional
 from torch.optim.optimizer import Optimizer
 
-__all__ = ["FUSE", "SWITCH_RULES", "LINE_SEARCHES", "gradient_norm"]
+__all__ = ["FUSE", "SWITCH_RULES", "PAPER_SWITCH_RULES", "LINE_SEARCHES", "gradient_norm"]
 
-SWITCH_RULES = ("epoch", "gradient", "loss")
+SWITCH_RULES = ("epoch", "gradient", "loss", "relative_gradient")
+PAPER_SWITCH_RULES = SWITCH_RULES[:3]
+"""The paper's three criteria; ``relative_gradient`` is this implementation's scale-free
+variant of ``gradient``."""
 LINE_SEARCHES = ("strong_wolfe", None)
 
 _ADAM_PHASE, _LBFGS_PHASE, _BLEND_PHASE = "adam", "lbfgs", "fuse"
@@ -140,7 +148,10 @@ class FUSE(Optimizer):
         switch_step: steps of Adam before the switch for ``switch="epoch"``; replaces
             ``switch_epoch`` when given.
         grad_threshold: threshold on the epoch-mean gradient norm (``"gradient"``).
-        warmup_epochs: epochs before the ``"gradient"`` and ``"loss"`` rules may fire.
+        grad_ratio: threshold on the epoch-mean gradient norm divided by the first
+            epoch's (``"relative_gradient"``), in (0, 1].
+        warmup_epochs: epochs before the ``"gradient"``, ``"relative_gradient"`` and
+            ``"loss"`` rules may fire.
         patience: epochs without relative improvement ``min_delta`` (``"loss"``).
         min_delta: relative improvement of the monitored loss that resets the patience.
         lbfgs_lr: initial (line search) or fixed (``line_search=None``) step length;
@@ -196,6 +207,7 @@ class FUSE(Optimizer):
         switch_epoch: int = 5,
         switch_step: int | None = None,
         grad_threshold: float = 0.5,
+        grad_ratio: float = 0.1,
         warmup_epochs: int = 3,
         patience: int = 3,
         min_delta: float = 1e-3,
@@ -220,6 +232,7 @@ class FUSE(Optimizer):
             eps=eps,
             weight_decay=weight_decay,
             grad_threshold=grad_threshold,
+            grad_ratio=grad_ratio,
             min_delta=min_delta,
             lbfgs_lr=lbfgs_lr,
             c1=c1,
@@ -265,6 +278,7 @@ class FUSE(Optimizer):
             f"must be None or an int >= 0, got {switch_step!r}",
         )
         _check(grad_threshold > 0.0, "grad_threshold", f"must be > 0, got {grad_threshold}")
+        _check(0.0 < grad_ratio <= 1.0, "grad_ratio", f"must be in (0, 1], got {grad_ratio}")
         _check(
             isinstance(warmup_epochs, int) and warmup_epochs >= 0,
             "warmup_epochs",
@@ -331,6 +345,7 @@ class FUSE(Optimizer):
         self._switch_epoch = switch_epoch
         self._switch_step = switch_step
         self._grad_threshold = grad_threshold
+        self._grad_ratio = grad_ratio
         self._warmup_epochs = warmup_epochs
         self._patience = patience
         self._min_delta = min_delta
@@ -381,6 +396,7 @@ class FUSE(Optimizer):
             "grad_norm_sum": None,  # device tensor, sum of per-step gradient norms
             "grad_norm_steps": 0,
             "last_epoch_grad_norm": None,
+            "first_epoch_grad_norm": None,
             "best_loss": None,
             "epochs_without_improvement": 0,
             "nonfinite_monitored_losses": 0,
@@ -415,7 +431,7 @@ class FUSE(Optimizer):
         self._check_fits(state_dict, fuse_state)
         super().load_state_dict(state_dict)
         device = self._params[0].device
-        self._fuse = {
+        self._fuse = self._initial_fuse_state() | {  # keys a newer FUSE added: their start
             k: (v.to(device=device, copy=True) if isinstance(v, Tensor) else v)
             for k, v in fuse_state.items()
         }
@@ -552,6 +568,15 @@ class FUSE(Optimizer):
                     f"epoch-mean gradient norm {fuse['last_epoch_grad_norm']:.4g} < "
                     f"grad_threshold={self._grad_threshold}"
                 )
+        if rule == "relative_gradient":
+            self._close_gradient_epoch()
+            first = fuse["first_epoch_grad_norm"]
+            ratio = fuse["last_epoch_grad_norm"] / first if first > 0.0 else 0.0
+            if warm and ratio < self._grad_ratio:
+                return self._switch_to_lbfgs(
+                    f"epoch-mean gradient norm {ratio:.4g} of the first epoch's < "
+                    f"grad_ratio={self._grad_ratio}"
+                )
         if rule == "loss":
             if monitored_loss is None:
                 raise TypeError("FUSE.end_epoch: switch='loss' needs the argument 'monitored_loss'")
@@ -616,12 +641,15 @@ class FUSE(Optimizer):
             fuse["epochs_without_improvement"] += 1
 
     def _close_gradient_epoch(self) -> None:
-        """Epoch mean of the per-step gradient norms (one host read per epoch)."""
+        """Epoch mean of the per-step gradient norms (one host read per epoch); the first
+        epoch's is kept as the reference of ``"relative_gradient"``."""
         fuse = self._fuse
         if fuse["grad_norm_steps"] > 0:
             fuse["last_epoch_grad_norm"] = float(fuse["grad_norm_sum"]) / fuse["grad_norm_steps"]
         else:
             fuse["last_epoch_grad_norm"] = math.inf
+        if fuse["first_epoch_grad_norm"] is None:
+            fuse["first_epoch_grad_norm"] = fuse["last_epoch_grad_norm"]
         fuse["grad_norm_sum"], fuse["grad_norm_steps"] = None, 0
 
     # ------------------------------------------------------------ Adam phase
@@ -640,7 +668,7 @@ class FUSE(Optimizer):
                     grads.append(p.grad)
             self._adam_update(group, params, grads)
             grads_seen += grads
-        if self._switch == "gradient" and grads_seen:
+        if self._switch in ("gradient", "relative_gradient") and grads_seen:
             self._accumulate_grad_norm(grads_seen)
         return loss
 

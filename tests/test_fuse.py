@@ -254,21 +254,21 @@ def test_step_rule_switches_before_the_given_step():
     assert "switch_step=7" in opt.counters["switch_reason"]
 
 
-def run_gradient_rule(threshold, epochs=12):
-    """Train with the gradient rule; return (epoch means of |g| seen in the Adam phase,
-    epoch at which end_epoch reported the switch, the optimizer)."""
+def run_gradient_rule(epochs=12, loss_scale=1.0, **rule):
+    """Train with a gradient rule (``switch`` and its threshold in ``rule``) on the
+    regression loss times ``loss_scale``; return (epoch means of |g| seen in the Adam
+    phase, epoch at which end_epoch reported the switch, the optimizer)."""
     batches = regression_batches()
     model = small_net()
     norms = []
-    opt = FUSE(
-        model.parameters(), lr=1e-2, switch="gradient", warmup_epochs=3, grad_threshold=threshold
-    )
+    opt = FUSE(model.parameters(), lr=1e-2, warmup_epochs=3, **rule)
 
     def closure_recording(x, y):
-        closure = make_closure(model, opt, x, y)
-
         def recording():
-            loss = closure()
+            opt.zero_grad()
+            with torch.enable_grad():
+                loss = loss_scale * torch.nn.functional.mse_loss(model(x), y)
+                loss.backward()
             if opt.phase == "adam":
                 norms.append(torch.sqrt(sum((p.grad**2).sum() for p in model.parameters())))
             return loss
@@ -287,16 +287,36 @@ def run_gradient_rule(threshold, epochs=12):
 
 
 def test_gradient_rule_fires_at_the_first_warm_epoch_below_threshold():
-    means, never, _ = run_gradient_rule(threshold=1e-9)
+    means, never, _ = run_gradient_rule(switch="gradient", grad_threshold=1e-9)
     assert never is None and len(means) == 12
     threshold = sorted(means)[len(means) // 2]  # crossed somewhere in the run
     expected = next(e for e, m in enumerate(means, 1) if e >= 3 and m < threshold)
-    means_seen, switched_at, opt = run_gradient_rule(threshold)
+    means_seen, switched_at, opt = run_gradient_rule(switch="gradient", grad_threshold=threshold)
     assert switched_at == expected == opt.counters["switch_epoch"]
     assert means_seen == means[:expected]
     last_epoch_grad_norm = opt.state_dict()["fuse"]["last_epoch_grad_norm"]
     assert means[expected - 1] == pytest.approx(last_epoch_grad_norm, rel=1e-5)
     assert opt.phase == "lbfgs" and opt.counters["lbfgs_iterations"] > 0
+
+
+def test_relative_gradient_rule_compares_with_the_first_epoch_and_ignores_the_loss_scale():
+    means, never, _ = run_gradient_rule(switch="relative_gradient", grad_ratio=1e-9)
+    assert never is None and len(means) == 12
+    ratios = [m / means[0] for m in means]
+    ratio = sorted(ratios)[len(ratios) // 2]
+    expected = next(e for e, r in enumerate(ratios, 1) if e >= 3 and r < ratio)
+    for loss_scale in (1.0, 1000.0):  # Adam's steps, hence the switch epoch, do not move
+        _, switched_at, opt = run_gradient_rule(
+            loss_scale=loss_scale, switch="relative_gradient", grad_ratio=ratio
+        )
+        assert switched_at == expected == opt.counters["switch_epoch"]
+        assert "grad_ratio" in opt.counters["switch_reason"]
+    threshold = means[expected - 1] * 1.01  # the absolute rule's threshold has units
+    _, at_scale_1, _ = run_gradient_rule(switch="gradient", grad_threshold=threshold)
+    _, at_scale_1000, _ = run_gradient_rule(
+        loss_scale=1000.0, switch="gradient", grad_threshold=threshold
+    )
+    assert at_scale_1 is not None and at_scale_1000 is None
 
 
 def test_loss_rule_uses_patience_after_warmup_and_never_switches_back():
@@ -410,6 +430,18 @@ def test_state_dict_is_a_snapshot_and_checks_history_size():
         other.load_state_dict(saved)
 
 
+def test_a_state_dict_saved_before_a_key_was_added_loads_with_that_keys_start_value():
+    model = small_net()
+    opt = FUSE(model.parameters(), switch="epoch", switch_step=2)
+    train(model, opt, regression_batches(), 4)
+    saved = opt.state_dict()
+    del saved["fuse"]["first_epoch_grad_norm"]  # as a checkpoint of an older FUSE
+    resumed = FUSE(model.parameters(), switch="epoch", switch_step=2)
+    resumed.load_state_dict(saved)
+    assert resumed.state_dict()["fuse"]["first_epoch_grad_norm"] is None
+    assert resumed.counters == opt.counters
+
+
 def test_switch_epoch_zero_is_lbfgs_from_the_first_step():
     opt = FUSE(small_net().parameters(), switch="epoch", switch_epoch=0)
     assert opt.phase == "lbfgs" and opt.counters["switch_epoch"] == 0
@@ -431,6 +463,8 @@ def test_switch_epoch_zero_is_lbfgs_from_the_first_step():
         (dict(patience=0), "patience"),
         (dict(max_iter=0), "max_iter"),
         (dict(lbfgs_lr=0.0), "lbfgs_lr"),
+        (dict(grad_ratio=0.0), "grad_ratio"),
+        (dict(grad_ratio=1.5), "grad_ratio"),
     ],
 )
 def test_bad_arguments_name_the_argument(kwargs, name):

@@ -27,7 +27,7 @@ import torch
 
 from fuse_repro.core.optimizers import REGISTRY, names
 from fuse_repro.core.runstore import NUMERICS_VERSION
-from fuse_repro.image.runs import train_run
+from fuse_repro.image.runs import Splits, train_run
 from fuse_repro.toy import runs as toy
 from fuse_repro.toy.grid import Variant
 from tests.helpers import synthetic_splits
@@ -45,6 +45,7 @@ IMAGE_CONFIG = {
     "bf16": False,
     "sgd": {"lr": 0.01},
     "adam": {"lr": 0.001},
+    "adam_decay": {"factor": 0.1},
     "adam_sgd": {"switch_epoch": 1},
     "fuse_pv_official": {
         "lr": 0.001,
@@ -65,6 +66,7 @@ IMAGE_CONFIG = {
         "max_eval": 4,
         "switch_epoch": 1,
         "grad_threshold": 1e6,
+        "grad_ratio": 1.0,
         "warmup_epochs": 1,
         "patience": 1,
         "min_delta": 10.0,
@@ -92,6 +94,7 @@ TOY_CONFIG = {
         "max_eval": 4,
         "switch_epoch": 2,
         "grad_threshold": 1e6,
+        "grad_ratio": 1.0,
         "warmup_epochs": 1,
         "patience": 1,
         "min_delta": 10.0,
@@ -102,11 +105,19 @@ TOY_VARIANTS += [Variant("fuse", {"theta": theta}) for theta in (0.0, 0.5)]
 
 
 def image_log(experiment: str) -> pd.DataFrame:
-    """Every model x optimizer of ``experiment`` for seed 0 on synthetic images."""
+    """Every model x optimizer of ``experiment`` for seed 0 on synthetic images (the test
+    images as validation split for an optimizer that needs one)."""
     models, shape, normalize = IMAGES[experiment]
     splits = synthetic_splits(shape, normalize)
+    validated = Splits(splits.train, splits.test, splits.test)
     frames = [
-        train_run(model, optimizer, 0, IMAGE_CONFIG, splits)
+        train_run(
+            model,
+            optimizer,
+            0,
+            IMAGE_CONFIG,
+            validated if REGISTRY[optimizer].needs_validation else splits,
+        )
         for model in models
         for optimizer in names("image")
     ]

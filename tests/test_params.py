@@ -90,6 +90,13 @@ def mutate(params, path, value):
             99,
             "adam_sgd.switch_epoch: must be < epochs",
         ),
+        (
+            "fashion_mnist.quick.optimizers",
+            ["adam", "fuse_pv_val_loss"],
+            "fuse_pv_val_loss watch the validation loss, so validation_size must set",
+        ),
+        ("fashion_mnist.common.fuse_pv.grad_ratio", 0.0, "fuse_pv.grad_ratio: must be > 0"),
+        ("fashion_mnist.common.sgd.momentum", 1.0, "sgd.momentum: must be <= 0.999"),
         ("extra_block", {}, "extra_block: unknown key"),
         ("toy.quick.functions", [{"name": "rosenbrok", "dim": 2}], "toy.quick.functions[0].name"),
         (

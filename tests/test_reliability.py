@@ -69,11 +69,11 @@ def test_a_duplicated_key_is_refused_with_its_line(tmp_path):
     text = (
         (ROOT / "params.yaml")
         .read_text()
-        .replace("    sgd: {lr: 0.01}\n", "    sgd: {lr: 0.01, lr: 0.1}\n", 1)
+        .replace("    adam: {lr: 0.001}\n", "    adam: {lr: 0.001, lr: 0.1}\n", 1)
     )
     path = tmp_path / "params.yaml"
     path.write_text(text)
-    line = text.splitlines().index("    sgd: {lr: 0.01, lr: 0.1}") + 1
+    line = text.splitlines().index("    adam: {lr: 0.001, lr: 0.1}") + 1
     with pytest.raises(P.ParamsError, match=f"(?s)duplicate key 'lr'.*line {line}\\b"):
         P.load(path)
 

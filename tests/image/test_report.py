@@ -26,7 +26,7 @@ def test_outputs_figures_and_report(grid_log, fashion_config, tmp_path):
         frame, out, metrics_file, target_accuracy=0.2, parameters={"mlp": 52650}, grid=runs
     )
     metrics = json.loads(metrics_file.read_text())
-    assert set(metrics["mlp"]) == set(names("image"))
+    assert set(metrics["mlp"]) == set(fashion_config["optimizers"])
     assert metrics["runs"] == {"stored": len(runs), "grid": len(runs)}
     assert pd.read_csv(out / "grid.csv")["stored"].all()
     assert metrics["mlp"]["adam"]["test_accuracy"] == pytest.approx(

@@ -30,8 +30,8 @@ OPTIMIZERS = ["sgd", "adam", "lbfgs", "adam_sgd", "fuse_pv_epoch", "fuse_pv_loss
 def test_every_run_logs_every_epoch(grid_log, fashion_config):
     frame, runs = grid_log
     assert list(frame.columns) == LOG_COLUMNS
-    assert len(frame) == len(names("image")) * 2 * (fashion_config["epochs"] + 1)
-    assert len(list(runs.glob("*.csv.gz"))) == len(names("image")) * 2
+    assert len(frame) == len(fashion_config["optimizers"]) * 2 * (fashion_config["epochs"] + 1)
+    assert len(list(runs.glob("*.csv.gz"))) == len(fashion_config["optimizers"]) * 2
     assert not list(runs.glob("*.tmp"))
     assert frame[["train_loss", "test_loss", "test_accuracy"]].notna().all().all()
 
@@ -83,7 +83,7 @@ def test_rerun_keeps_finished_runs_and_never_deletes_others(
     monkeypatch.setattr(train_module, "train_run", no_training)
     again = run_grid(fashion_config, fashion_splits, runs, data_id="toy")
     pd.testing.assert_frame_equal(again, frame, check_dtype=False)
-    assert len(list(runs.iterdir())) == len(names("image")) * 2 + 1
+    assert len(list(runs.iterdir())) == len(fashion_config["optimizers"]) * 2 + 1
 
     trained = []
     monkeypatch.setattr(
@@ -94,10 +94,12 @@ def test_rerun_keeps_finished_runs_and_never_deletes_others(
         ),
     )
     run_grid(fashion_config, fashion_splits, runs, data_id="other data")  # same grid, other data
-    assert len(trained) == len(names("image")) * 2
+    assert len(trained) == len(fashion_config["optimizers"]) * 2
     run_grid(dict(fashion_config, seeds=[0]), fashion_splits, runs, data_id="other data")
-    assert len(trained) == len(names("image")) * 2  # a smaller grid: nothing retrained
-    assert len(list(runs.iterdir())) == len(names("image")) * 4 + 1  # nothing deleted
+    assert (
+        len(trained) == len(fashion_config["optimizers"]) * 2
+    )  # a smaller grid: nothing retrained
+    assert len(list(runs.iterdir())) == len(fashion_config["optimizers"]) * 4 + 1  # nothing deleted
 
 
 def test_missing_runs_report_reads_back_and_trains_nothing(
@@ -115,7 +117,7 @@ def test_missing_runs_report_reads_back_and_trains_nothing(
     log = run_grid(dict(fashion_config, missing_runs="report"), fashion_splits, runs, "toy")
     assert len(log) == len(frame) - (fashion_config["epochs"] + 1)
     assert "1 of 16 runs not stored" in capsys.readouterr().out.replace(
-        str(len(names("image")) * 2), "16"
+        str(len(fashion_config["optimizers"]) * 2), "16"
     )
     assert not list(runs.glob("mlp__adam__seed1__*"))
     empty = run_grid(dict(fashion_config, missing_runs="report"), fashion_splits, tmp_path, "x")
@@ -143,6 +145,22 @@ def test_validation_metrics_are_logged_when_there_is_a_split(cifar_config, cifar
     assert plain["val_loss"].isna().all() and plain["val_accuracy"].isna().all()
     assert plain["grad_norm"].isna().tolist() == [True, False]  # before training: none
     assert plain["grad_norm"].iloc[1] > 0
+
+
+def test_the_validation_loss_rule_reads_the_validation_split(cifar_config, cifar_splits):
+    """With the training images as validation split, the rule watching the validation
+    loss sees what the training-loss rule sees, so both switch alike; without a split the
+    run is refused."""
+    same = Splits(cifar_splits.train, cifar_splits.train, cifar_splits.test)
+    logs = {
+        name: train_run("densenet_paper", name, 0, cifar_config, same)
+        for name in ("fuse_pv_loss", "fuse_pv_val_loss")
+    }
+    columns = ["switch_epoch", "closure_evals", "test_loss"]
+    assert logs["fuse_pv_loss"][columns].equals(logs["fuse_pv_val_loss"][columns])
+    assert logs["fuse_pv_loss"]["switch_epoch"].notna().any()  # the rule fired
+    with pytest.raises(ValueError, match="validation_size"):
+        train_run("densenet_paper", "fuse_pv_val_loss", 0, cifar_config, cifar_splits)
 
 
 def test_subsets_are_fixed_random_and_normalisation_is_per_channel():

@@ -7,7 +7,7 @@ optimizer's settings, not on its neighbours'), and the experiment families it ru
 The params checker, training, the summaries, the toy grid and the report all read it.
 Adding an optimizer is one entry here plus its block in ``params.yaml``.
 
-Every optimizer built here has ``step(closure)``, ``end_epoch(train_loss)``,
+Every optimizer built here has ``step(closure)``, ``end_epoch(train_loss, val_loss)``,
 ``zero_grad()``, ``phase`` (the update rule in use), ``counters`` (FUSE's counters; the
 switch point for Adam→SGD; empty otherwise) and ``state_dict`` / ``load_state_dict``, so
 the training loops treat them alike.
@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from fuse import FUSE, SWITCH_RULES
+from fuse import FUSE, PAPER_SWITCH_RULES, SWITCH_RULES
 from fuse_repro.core.schema import LEARNING_RATE, POSITIVE_INT, Number
 
 FAMILIES = ("image", "toy")
@@ -57,8 +57,10 @@ class TorchOptimizer:
     def zero_grad(self) -> None:
         self.optimizer.zero_grad()
 
-    def end_epoch(self, train_loss: float) -> None:
-        del train_loss
+    def end_epoch(self, train_loss: float, val_loss: float | None = None) -> None:
+        """The end of an epoch: the full training set's loss and the validation split's
+        (None without one), for a rule that watches either."""
+        del train_loss, val_loss
 
     def trains_model_in_eval_mode(self, epoch: int) -> bool:
         """Whether epoch ``epoch`` (1-based) trains the model in eval mode (only the official
@@ -79,19 +81,24 @@ class TorchOptimizer:
 
 
 class AdamThenSGD(TorchOptimizer):
-    """Adam for ``switch_epoch`` epochs, then SGD: two optimizers, one-way switch."""
+    """Adam for ``switch_epoch`` epochs, then SGD (``sgd``: its arguments, learning rate
+    and momentum): two optimizers, one-way switch."""
 
     def __init__(
-        self, params: Iterable[torch.Tensor], adam_lr: float, sgd_lr: float, switch_epoch: int
+        self,
+        params: Iterable[torch.Tensor],
+        adam_lr: float,
+        sgd: dict[str, float],
+        switch_epoch: int,
     ) -> None:
         params = list(params)
         self.adam = torch.optim.Adam(params, lr=adam_lr)
-        self.sgd = torch.optim.SGD(params, lr=sgd_lr)
+        self.sgd = torch.optim.SGD(params, **sgd)
         self.switch_epoch, self.epoch = switch_epoch, 0
         super().__init__(self.adam, "adam")
         self._switch_if_due()
 
-    def end_epoch(self, train_loss: float) -> None:
+    def end_epoch(self, train_loss: float, val_loss: float | None = None) -> None:
         self.epoch += 1
         self._switch_if_due()
 
@@ -120,10 +127,12 @@ class AdamThenSGD(TorchOptimizer):
 
 
 class FuseOptimizer(TorchOptimizer):
-    """:class:`fuse.FUSE`; the phase is FUSE's own (``adam``, ``lbfgs`` or ``fuse``)."""
+    """:class:`fuse.FUSE`; the phase is FUSE's own (``adam``, ``lbfgs`` or ``fuse``).
+    The loss rule watches ``monitor``: ``train_loss`` (the paper's) or ``val_loss``."""
 
-    def __init__(self, optimizer: FUSE) -> None:
+    def __init__(self, optimizer: FUSE, monitor: str = "train_loss") -> None:
         super().__init__(optimizer, optimizer.phase)
+        self.monitor = monitor
 
     def step(self, closure: Callable[[], torch.Tensor]) -> Any:
         loss = self.optimizer.step(closure)
@@ -139,9 +148,39 @@ class FuseOptimizer(TorchOptimizer):
         self.optimizer.load_state_dict(state)
         self.phase = self.optimizer.phase
 
-    def end_epoch(self, train_loss: float) -> None:
-        self.optimizer.end_epoch(monitored_loss=train_loss)
+    def end_epoch(self, train_loss: float, val_loss: float | None = None) -> None:
+        monitored = {"train_loss": train_loss, "val_loss": val_loss}[self.monitor]
+        if monitored is None:
+            raise ValueError(
+                "this FUSE-PV watches the validation loss: the run needs a validation "
+                "split (validation_size in params.yaml)"
+            )
+        self.optimizer.end_epoch(monitored_loss=monitored)
         self.phase = self.optimizer.phase
+
+
+class DecayedAdam(TorchOptimizer):
+    """Adam whose learning rate is multiplied by ``factor`` once ``epoch`` epochs are
+    done (:class:`torch.optim.lr_scheduler.MultiStepLR`): FUSE-PV's epoch switch without
+    L-BFGS, the control for "is the gain of the switch only annealing?"."""
+
+    def __init__(
+        self, params: Iterable[torch.Tensor], lr: float, epoch: int, factor: float
+    ) -> None:
+        super().__init__(torch.optim.Adam(params, lr=lr), "adam")
+        self.schedule = torch.optim.lr_scheduler.MultiStepLR(
+            self.optimizer, milestones=[epoch], gamma=factor
+        )
+
+    def end_epoch(self, train_loss: float, val_loss: float | None = None) -> None:
+        self.schedule.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"adam": self.optimizer.state_dict(), "schedule": self.schedule.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["adam"])
+        self.schedule.load_state_dict(state["schedule"])
 
 
 class OfficialFusePV(TorchOptimizer):
@@ -181,7 +220,7 @@ class OfficialFusePV(TorchOptimizer):
         self.adam.step()
         return loss
 
-    def end_epoch(self, train_loss: float) -> None:
+    def end_epoch(self, train_loss: float, val_loss: float | None = None) -> None:
         self.epoch += 1
         self._set_phase()
 
@@ -238,12 +277,33 @@ def _lbfgs(params, settings) -> TorchOptimizer:
 
 
 def _adam_sgd(params, settings) -> AdamThenSGD:
-    """The official baseline: Adam, then plain SGD from ``switch_epoch`` on."""
+    """The official baseline: Adam, then SGD (the ``sgd`` block's) from ``switch_epoch`` on."""
     return AdamThenSGD(
+        params, settings["adam"]["lr"], settings["sgd"], settings["adam_sgd"]["switch_epoch"]
+    )
+
+
+def _adam_decay(params, settings) -> DecayedAdam:
+    """Adam, its rate times ``adam_decay.factor`` from FUSE-PV's ``switch_epoch`` on."""
+    return DecayedAdam(
         params,
         settings["adam"]["lr"],
-        settings["sgd"]["lr"],
-        settings["adam_sgd"]["switch_epoch"],
+        settings["fuse_pv"]["switch_epoch"],
+        settings["adam_decay"]["factor"],
+    )
+
+
+def _lbfgs_same_batch(params, settings) -> FuseOptimizer:
+    """L-BFGS as FUSE takes it (theta = 0 from the first step: curvature pairs from one
+    batch), with the ``lbfgs`` block's settings, beside ``torch.optim.LBFGS``."""
+    lbfgs = settings["lbfgs"]
+    return FuseOptimizer(
+        FUSE(
+            params,
+            theta=0.0,
+            lbfgs_lr=lbfgs["lr"],
+            **{key: lbfgs[key] for key in ("history_size", "max_iter", "max_eval")},
+        )
     )
 
 
@@ -259,17 +319,25 @@ def _fuse_settings(fp: dict[str, Any]) -> dict[str, Any]:
     return {key: fp[key] for key in _ADAM_LBFGS_KEYS}
 
 
-def _fuse_pv(params, settings, rule: str) -> FuseOptimizer:
-    """FUSE-PV with switch rule ``rule``; the loss rule watches the training loss."""
+def _fuse_pv(params, settings, rule: str, monitor: str = "train_loss") -> FuseOptimizer:
+    """FUSE-PV with switch rule ``rule``; the loss rule watches ``monitor``."""
     fp = settings["fuse_pv"]
-    rule_settings = ("switch_epoch", "grad_threshold", "warmup_epochs", "patience", "min_delta")
+    rule_settings = (
+        "switch_epoch",
+        "grad_threshold",
+        "grad_ratio",
+        "warmup_epochs",
+        "patience",
+        "min_delta",
+    )
     return FuseOptimizer(
         FUSE(
             params,
             switch=rule,
             **{key: fp[key] for key in rule_settings},
             **_fuse_settings(fp),
-        )
+        ),
+        monitor,
     )
 
 
@@ -281,7 +349,7 @@ def _fuse(params, settings, theta: float) -> FuseOptimizer:
 
 # ------------------------------------------------------------------ registry
 # The schemas of the settings blocks that several optimizers read.
-SGD = {"lr": LEARNING_RATE}
+SGD = {"lr": LEARNING_RATE, "momentum": Number(low=0.0, high=0.999)}
 ADAM = {"lr": LEARNING_RATE}
 LBFGS = {
     "lr": LEARNING_RATE,
@@ -297,6 +365,7 @@ FUSE_PV = {
     "max_eval": POSITIVE_INT,
     "switch_epoch": Number(integer=True, low=0),
     "grad_threshold": Number(low=0.0, positive=True),
+    "grad_ratio": Number(low=0.0, high=1.0, positive=True),
     "warmup_epochs": Number(integer=True, low=0),
     "patience": POSITIVE_INT,
     "min_delta": Number(low=0.0, high=1.0),
@@ -307,12 +376,13 @@ FUSE_PV = {
 class OptimizerSpec:
     """One optimizer of the experiments.
 
-    ``settings``: the ``params.yaml`` blocks it reads, each with its schema.
-    ``family``: ``first-order``, ``second-order`` or ``hybrid`` (first then second order,
-    or a blend). ``switch``: the rule of a one-way switch (``epoch``, ``gradient``,
-    ``loss``), None without one. ``build(params, settings, **arguments)``: the optimizer
-    (None for a reference that is not a torch optimizer: the toy study runs ``scipy``
-    itself). ``families``: the experiment families that run it."""
+        ``settings``: the ``params.yaml`` blocks it reads, each with its schema.
+        ``family``: ``first-order``, ``second-order`` or ``hybrid`` (first then second order,
+        or a blend). ``switch``: the rule of a one-way switch (``epoch``, ``gradient``,
+        ``loss``), None without one. ``build(params, settings, **arguments)``: the optimizer
+        (None for a reference that is not a torch optimizer: the toy study runs ``scipy``
+        itself). ``families``: the experiment families that run it. ``needs_validation``: it
+    reads the validation split (a rule that watches the validation loss)."""
 
     name: str
     label: str
@@ -321,10 +391,27 @@ class OptimizerSpec:
     build: Callable[..., TorchOptimizer] | None
     switch: str | None = None
     families: tuple[str, ...] = FAMILIES
+    needs_validation: bool = False
 
     def identity(self, settings: dict[str, Any]) -> dict[str, Any]:
-        """The part of an experiment's ``settings`` that this optimizer's runs depend on."""
-        return {block: settings[block] for block in self.settings}
+        """The part of an experiment's ``settings`` that this optimizer's runs depend on:
+        its blocks, less the :data:`LATER_KEYS` that hold their earlier value."""
+        return {
+            block: {
+                key: value
+                for key, value in settings[block].items()
+                if LATER_KEYS.get(block, {}).get(key, _NONE) != value
+            }
+            for block in self.settings
+        }
+
+
+_NONE = object()
+LATER_KEYS = {"sgd": {"momentum": 0.0}, "fuse_pv": {"grad_ratio": 0.1}}
+"""Keys added to settings blocks after runs were stored, with the value that keeps what
+those runs did (plain SGD; the ``relative_gradient`` rule's default, which no earlier run
+read): such a key enters a run's identity only at another value, so adding an option keeps
+every stored run valid."""
 
 
 REGISTRY: dict[str, OptimizerSpec] = {
@@ -349,13 +436,43 @@ REGISTRY: dict[str, OptimizerSpec] = {
         *(
             OptimizerSpec(
                 f"fuse_pv_{rule}",
-                f"FUSE-PV ({rule})",
+                f"FUSE-PV ({rule.replace('_', ' ')})",
                 "hybrid",
                 {"fuse_pv": FUSE_PV},
                 partial(_fuse_pv, rule=rule),
                 switch=rule,
             )
             for rule in SWITCH_RULES
+        ),
+        OptimizerSpec(
+            "fuse_pv_val_loss",
+            "FUSE-PV (validation loss)",
+            "hybrid",
+            {"fuse_pv": FUSE_PV},
+            partial(_fuse_pv, rule="loss", monitor="val_loss"),
+            switch="loss",
+            families=("image",),
+            needs_validation=True,
+        ),
+        OptimizerSpec(
+            "lbfgs_same_batch",
+            "L-BFGS (same-batch pairs)",
+            "second-order",
+            {"lbfgs": LBFGS},
+            _lbfgs_same_batch,
+            families=("image",),
+        ),
+        OptimizerSpec(
+            "adam_decay",
+            "Adam, decayed at the switch",
+            "first-order",
+            {
+                "adam": ADAM,
+                "adam_decay": {"factor": Number(low=0.0, high=1.0, positive=True)},
+                "fuse_pv": FUSE_PV,
+            },
+            _adam_decay,
+            families=("image",),
         ),
         OptimizerSpec(
             "fuse_pv_official",
@@ -391,10 +508,9 @@ REGISTRY: dict[str, OptimizerSpec] = {
 }
 
 LABELS = {name: spec.label for name, spec in REGISTRY.items()}
-FUSE_PV_RULES = tuple(
-    name for name, spec in REGISTRY.items() if spec.family == "hybrid" and spec.switch
-)
-"""FUSE-PV with each of its switch rules (the paper's epoch rule first)."""
+FUSE_PV_RULES = tuple(f"fuse_pv_{rule}" for rule in PAPER_SWITCH_RULES)
+"""FUSE-PV with each of the paper's switch rules (its epoch rule first): the rules its
+claims compare."""
 
 
 def names(family: str) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from fuse_repro.core.data import SPLIT_SIZES
-from fuse_repro.core.optimizers import FUSE_PV_RULES, LABELS
+from fuse_repro.core.optimizers import LABELS, REGISTRY
 from fuse_repro.core.paths import estimate_path, metrics_path, results_dir
 from fuse_repro.image.claims import claim_rows
 from fuse_repro.image.settings import DATASETS
@@ -202,7 +202,9 @@ def never_switched(summary: pd.DataFrame) -> list[str]:
         f"{row.model.upper()}: {LABELS[row.optimizer]} never switched in any seed, so its "
         "runs are Adam throughout."
         for row in summary.itertuples()
-        if row.optimizer in FUSE_PV_RULES and row.seeds_switched == 0
+        if REGISTRY[row.optimizer].family == "hybrid"
+        and REGISTRY[row.optimizer].switch
+        and row.seeds_switched == 0
     ]
 
 

@@ -287,6 +287,11 @@ def train_run(
     model = build_model(model_name, seed).to(device, memory_format=memory_format)
     model.train()
     net = _data_parallel(model, world, device)
+    if REGISTRY[optimizer_name].needs_validation and splits.validation is None:
+        raise ValueError(
+            f"{optimizer_name} watches the validation loss: the run needs a validation "
+            "split (validation_size in params.yaml)"
+        )
     optimizer = build_optimizer(optimizer_name, model.parameters(), settings)
     order = torch.Generator().manual_seed(seed)
     batch_size = settings["batch_size"]
@@ -302,8 +307,9 @@ def train_run(
     )
     progress = {"epoch": 0, "step": 0, "evals": 0, "wall": 0.0, "rows": []}
 
-    def log(epoch: int, phase: str, grad_norm: float = math.nan) -> float:
-        """Append the row of ``epoch``; return the full-training-set loss."""
+    def log(epoch: int, phase: str, grad_norm: float = math.nan) -> tuple[float, float | None]:
+        """Append the row of ``epoch``; return the losses on the full training set and on
+        the validation split (None without one)."""
         train_loss, train_accuracy = evaluate(model, train, world)
         val_loss, val_accuracy = (
             evaluate(model, splits.validation, world) if splits.validation else (math.nan,) * 2
@@ -331,7 +337,7 @@ def train_run(
                 **{k: math.nan if v is None else v for k, v in optimizer.counters.items()},
             )
         )
-        return train_loss
+        return train_loss, (val_loss if splits.validation else None)
 
     payload = None
     if checkpoint is not None and checkpoint.is_file():
@@ -380,8 +386,8 @@ def train_run(
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         progress["wall"] += time.perf_counter() - started
-        train_loss = log(epoch, phase, grad_norms.item() / n_batches)
-        optimizer.end_epoch(train_loss)
+        train_loss, val_loss = log(epoch, phase, grad_norms.item() / n_batches)
+        optimizer.end_epoch(train_loss, val_loss)
         progress["epoch"] = epoch
         row = progress["rows"][-1]
         epochs.set_postfix(

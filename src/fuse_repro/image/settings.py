@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fuse_repro.core.data import SPLIT_SIZES
-from fuse_repro.core.optimizers import names, settings_schema
+from fuse_repro.core.optimizers import REGISTRY, names, settings_schema
 from fuse_repro.core.schema import (
     POSITIVE_INT,
     Boolean,
@@ -78,6 +78,12 @@ def check_relations(block: dict[str, Any], dataset: str, key: str) -> None:
                 f"{key}.{setting}: must be < epochs ({epochs}; otherwise the run never "
                 f"switches and is Adam throughout), got {block[section][name]}"
             )
+    watching = [name for name in block["optimizers"] if REGISTRY[name].needs_validation]
+    if watching and block["validation_size"] is None:
+        raise ParamsError(
+            f"{key}.optimizers: {', '.join(watching)} watch the validation loss, so "
+            f"validation_size must set a validation split, got null"
+        )
     available = SPLIT_SIZES[dataset]["train"] - (block["validation_size"] or 0)
     if block["train_size"] is not None and block["train_size"] > available:
         raise ParamsError(
