@@ -98,6 +98,29 @@ def mutate(params, path, value):
         ("fashion_mnist.common.fuse_pv.grad_ratio", 0.0, "fuse_pv.grad_ratio: must be > 0"),
         ("fashion_mnist.common.sgd.momentum", 1.0, "sgd.momentum: must be <= 0.999"),
         ("extra_block", {}, "extra_block: unknown key"),
+        ("sweeps.fashion_mnist_switch.scale", "huge", "fashion_mnist_switch.scale: must be one of"),
+        ("sweeps.fashion_mnist_switch.trials", 0, "sweeps.fashion_mnist_switch.trials: must be >="),
+        (
+            "sweeps.fashion_mnist_switch.optimizers.fuse_pv_epoch",
+            {"fuse_pv.switch_epoch": [1, 99]},
+            "sweeps.fashion_mnist_switch.optimizers.fuse_pv_epoch.fuse_pv.switch_epoch: "
+            "must be < epochs",
+        ),
+        (
+            "sweeps.fashion_mnist_switch.optimizers.adamw",
+            {},
+            "sweeps.fashion_mnist_switch.optimizers.adamw: must be one of",
+        ),
+        (
+            "sweeps.fashion_mnist_tuning.optimizers.adam",
+            {"adam.lr": [-0.1]},
+            "sweeps.fashion_mnist_tuning.optimizers.adam.adam.lr: must be > 0",
+        ),
+        (
+            "sweeps.fashion_mnist_switch.settings",
+            {"validation_size": 0},
+            "sweeps.fashion_mnist_switch.settings.validation_size: must be >= 1",
+        ),
         ("toy.quick.functions", [{"name": "rosenbrok", "dim": 2}], "toy.quick.functions[0].name"),
         (
             "toy.quick.functions",

@@ -11,8 +11,9 @@ import pytest
 import yaml
 from dvc.repo import Repo
 
-from fuse_repro.core.paths import metrics_path, results_dir
+from fuse_repro.core.paths import metrics_path, results_dir, sweep_dir, sweep_metrics_path
 from fuse_repro.image.settings import DATASETS
+from fuse_repro.params import load
 from tests.helpers import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -48,13 +49,23 @@ def notebook_stages() -> dict[str, dict]:
 
 
 def test_one_template_notebook_per_family_and_the_report_each_scale_its_stage():
-    assert {p.stem for p in NOTEBOOKS} == {"image", "toy", "report"}
+    assert {p.stem for p in NOTEBOOKS} == {"image", "toy", "sweep", "report"}
     experiments = [f"image{{}}@{name}" for name in DATASETS] + ["toy{}", "report{}"]
     expected = {name.format(suffix) for name in experiments for suffix in ("", "_paper")}
+    expected |= {f"sweep@{name}" for name in load(ROOT / "params.yaml")["sweeps"]}
     assert set(notebook_stages()) == expected
 
 
-@pytest.mark.parametrize("name", sorted(notebook_stages()))
+@pytest.mark.parametrize("name", sorted(n for n in notebook_stages() if n.startswith("sweep@")))
+def test_a_sweeps_outputs_are_where_the_code_writes_them_and_in_git(name):
+    sweep = name.removeprefix("sweep@")
+    expected = [sweep_dir(ROOT, sweep), sweep_metrics_path(ROOT, sweep)]
+    outs = notebook_stages()[name]["outs"]
+    assert sorted(outs) == sorted(str(path.relative_to(ROOT)) for path in expected)
+    assert not any(outs.values())  # committed, never in DVC's cache
+
+
+@pytest.mark.parametrize("name", sorted(n for n in notebook_stages() if "sweep@" not in n))
 def test_stage_outputs_are_where_the_code_writes_them_and_the_paper_scale_is_in_git(name):
     """Folders from fuse_repro.core.paths; the paper scale's outputs tracked by git
     (results of record), the quick scale's in DVC's cache."""

@@ -25,9 +25,11 @@ from typing import Any
 import torch
 import yaml
 
+from fuse_repro.core.optimizers import names
 from fuse_repro.core.runstore import MISSING_RUNS
-from fuse_repro.core.schema import Choice, ParamsError, check_section
+from fuse_repro.core.schema import POSITIVE_INT, Choice, Mapping, Number, ParamsError, check_section
 from fuse_repro.image import settings as image_settings
+from fuse_repro.image import sweeps
 from fuse_repro.toy import settings as toy_settings
 
 SCALES = ("quick", "paper")
@@ -40,6 +42,19 @@ EXPERIMENTS = {
 }
 """Each experiment's schema at one scale (``missing_runs``: whether its stage trains the
 runs it lacks, or reports them as missing; see :mod:`fuse_repro.core.runstore`)."""
+SWEEP = {
+    "experiment": Choice(tuple(image_settings.DATASETS)),
+    "scale": Choice(SCALES),
+    "settings": Mapping(),
+    "trials": POSITIVE_INT,
+    "seed": Number(integer=True, low=0),
+    "missing_runs": Choice(MISSING_RUNS),
+    "optimizers": Mapping(),
+}
+"""The schema of one sweep (:mod:`fuse_repro.image.sweeps`): the experiment and scale it
+starts from, the settings it changes for all its points, the trials of each range, the
+seed of their quasi-random sequence, what its stage does with missing runs, and the
+points (per optimizer, its swept settings)."""
 
 
 def merge(common: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -87,7 +102,7 @@ def validate(params: Any) -> None:
     layout = {
         name: {part: Part(schema) for part in ("common", *SCALES)}
         for name, schema in EXPERIMENTS.items()
-    }
+    } | {"sweeps": Mapping()}
     check_section(params, layout)
     for name, schema in EXPERIMENTS.items():
         for scale in SCALES:
@@ -103,6 +118,38 @@ def validate(params: Any) -> None:
                 path, _, problem = str(error).partition(": ")
                 dotted = path.removeprefix(f"{where}.")
                 raise ParamsError(f"{_origin(params, name, scale, dotted)}: {problem}") from None
+    for name in params["sweeps"]:
+        resolve_sweep(params, name)
+
+
+def _check_settings(settings: dict[str, Any], experiment: str, where: str) -> None:
+    """``settings`` (an experiment's, without the names added by :func:`resolve`) against
+    the experiment's schema and relations."""
+    block = {k: v for k, v in settings.items() if k not in ("experiment", "scale")}
+    check_section(block, EXPERIMENTS[experiment], where)
+    _relations(experiment, block, where)
+
+
+def resolve_sweep(params: dict[str, Any], name: str) -> tuple[dict[str, Any], list[sweeps.Point]]:
+    """Sweep ``name``'s settings (its experiment at its scale, changed by its
+    ``settings``, with its ``missing_runs``, plus ``sweep``: the name) and its points,
+    every point's settings checked (:class:`ParamsError` names the key)."""
+    where = f"sweeps.{name}"
+    if name not in params["sweeps"]:
+        raise ParamsError(f"{where}: no such sweep (known: {sorted(params['sweeps'])})")
+    sweep = params["sweeps"][name]
+    check_section(sweep, SWEEP, where)
+    experiment = sweep["experiment"]
+    check_section(sweep["settings"], EXPERIMENTS[experiment], f"{where}.settings", complete=False)
+    base = merge(resolve(params, experiment, sweep["scale"]), sweep["settings"])
+    base["missing_runs"] = sweep["missing_runs"]
+    _check_settings(base, experiment, f"{where}.settings")
+    for optimizer in sweep["optimizers"]:
+        Choice(names("image")).check(optimizer, f"{where}.optimizers.{optimizer}")
+    sweep_points = sweeps.check(sweep, base, where)
+    for point in sweep_points:
+        _check_settings(point.applied_to(base), experiment, f"{where}.optimizers.{point.optimizer}")
+    return base | {"sweep": name}, sweep_points
 
 
 def load(path: str | Path = "params.yaml") -> dict[str, Any]:

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from fuse_repro import report
-from fuse_repro.core.optimizers import names
 from fuse_repro.core.paths import metrics_path, results_dir
 from fuse_repro.image import report as image_report
 from fuse_repro.image.plots import learning_curves

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 import torch
 
-from fuse_repro.core.optimizers import names
 from fuse_repro.image import runs as train_module
 from fuse_repro.image.runs import (
     LOG_COLUMNS,
+    BatchNormUpdates,
     Split,
     Splits,
     run_experiment,
@@ -21,6 +21,7 @@ from fuse_repro.image.runs import (
     subset_indices,
     train_run,
 )
+from fuse_repro.image.settings import BATCH_NORM_UPDATES
 from tests.helpers import CPU, row_band_images
 
 OPTIMIZERS = ["sgd", "adam", "lbfgs", "adam_sgd", "fuse_pv_epoch", "fuse_pv_loss"]
@@ -161,6 +162,43 @@ def test_the_validation_loss_rule_reads_the_validation_split(cifar_config, cifar
     assert logs["fuse_pv_loss"]["switch_epoch"].notna().any()  # the rule fired
     with pytest.raises(ValueError, match="validation_size"):
         train_run("densenet_paper", "fuse_pv_val_loss", 0, cifar_config, cifar_splits)
+
+
+def test_step_start_lets_only_each_steps_first_evaluation_move_batch_norm_statistics():
+    norm = torch.nn.BatchNorm1d(2)
+    updates = BatchNormUpdates(torch.nn.Sequential(norm), "step_start")
+    first, trial = torch.randn(8, 2), torch.randn(8, 2) + 10.0
+    updates.update_running_statistics(at_step_start=True)
+    norm(first)
+    expected = norm.running_mean.clone()
+    assert torch.allclose(expected, 0.1 * first.mean(0))
+    updates.update_running_statistics(at_step_start=False)
+    norm(trial)  # a line-search trial: the statistics stay where they were
+    assert torch.equal(norm.running_mean, expected) and norm.momentum == 0.0
+    updates.update_running_statistics(at_step_start=True)
+    assert norm.momentum == 0.1
+    with pytest.raises(ValueError, match="batch_norm_updates"):
+        BatchNormUpdates(torch.nn.Sequential(norm), "never")
+
+
+def test_batch_norm_updates_change_only_runs_that_evaluate_more_than_once_per_step(
+    cifar_config, cifar_splits
+):
+    logs = {
+        (name, mode): train_run(
+            "densenet_paper",
+            name,
+            0,
+            dict(cifar_config, epochs=1, batch_norm_updates=mode),
+            cifar_splits,
+        ).drop(columns="wall_time")
+        for name in ("adam", "lbfgs_same_batch")
+        for mode in BATCH_NORM_UPDATES
+    }
+    assert logs["adam", "every_evaluation"].equals(logs["adam", "step_start"])
+    assert not logs["lbfgs_same_batch", "every_evaluation"].equals(
+        logs["lbfgs_same_batch", "step_start"]
+    )
 
 
 def test_subsets_are_fixed_random_and_normalisation_is_per_channel():

@@ -34,3 +34,13 @@ def metrics_path(root: Path, scale: str, experiment: str) -> Path:
 def estimate_path(root: Path, experiment: str) -> Path:
     """The paper grid's GPU time estimate of ``benchmarks/grid_estimate.py``."""
     return root / "benchmarks" / "results" / "grid_estimate" / f"{experiment}.json"
+
+
+def sweep_dir(root: Path, sweep: str) -> Path:
+    """``results/sweeps/<sweep>``: a declared sweep's runs (``runs/``), tables and figures."""
+    return root / "results" / "sweeps" / sweep
+
+
+def sweep_metrics_path(root: Path, sweep: str) -> Path:
+    """``results/sweeps/<sweep>_metrics.json``, beside :func:`sweep_dir`."""
+    return root / "results" / "sweeps" / f"{sweep}_metrics.json"

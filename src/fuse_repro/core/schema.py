@@ -105,6 +105,16 @@ class ListOf:
             raise ParamsError(f"{key}: has repeated entries: {value!r}")
 
 
+@dataclass(frozen=True)
+class Mapping:
+    """A mapping whose keys are names chosen by the user (sweeps, their settings); its
+    contents are checked by the code that reads it."""
+
+    def check(self, value: Any, key: str) -> None:
+        if not isinstance(value, dict):
+            raise ParamsError(f"{key}: expected a mapping, got {value!r}")
+
+
 def _is_float(text: str) -> bool:
     try:
         float(text)

@@ -83,3 +83,50 @@ def learning_curves(log: pd.DataFrame, model: str, title: str, path: Path) -> Pa
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def sweep_figure(finals: pd.DataFrame, values: pd.DataFrame, title: str, path: Path) -> Path:
+    """A sweep's sensitivity: per model (rows) and optimizer (columns), the final score of
+    every run against its first swept setting (seeds as dots, their mean as a line, a log
+    axis for a range swept in its logarithm); optimizers run once as configured show as
+    a horizontal line at their mean. ``finals``: one row per run with ``point`` and
+    ``score``; ``values``: per point, its swept settings (columns) and ``optimizer``."""
+    runs = finals.merge(values.drop(columns="optimizer"), on="point")
+    models = list(dict.fromkeys(runs["model"]))
+    swept = [o for o in dict.fromkeys(values["optimizer"]) if _first_setting(values, o)]
+    once = [o for o in dict.fromkeys(values["optimizer"]) if o not in swept]
+    sns.set_theme(style="whitegrid", context="paper")
+    fig, axes = plt.subplots(
+        len(models),
+        max(len(swept), 1),
+        figsize=(4 * max(len(swept), 1), 3.2 * len(models)),
+        squeeze=False,
+    )
+    for row, model in enumerate(models):
+        for col, optimizer in enumerate(swept):
+            ax, setting = axes[row][col], _first_setting(values, optimizer)
+            mine = runs[(runs["model"] == model) & (runs["optimizer"] == optimizer)]
+            sns.scatterplot(data=mine, x=setting, y="score", ax=ax, s=18, color="0.3")
+            means = mine.groupby(setting)["score"].mean()
+            ax.plot(means.index, means.to_numpy(), color="C0", label=LABELS[optimizer])
+            for i, other in enumerate(once):
+                level = runs[(runs["model"] == model) & (runs["optimizer"] == other)]["score"]
+                ax.axhline(level.mean(), color=f"C{i + 1}", ls="--", lw=1, label=LABELS[other])
+            numeric = pd.to_numeric(mine[setting], errors="coerce")
+            if numeric.notna().all() and numeric.min() > 0 and numeric.max() / numeric.min() > 50:
+                ax.set_xscale("log")
+            ax.set_title(f"{model.upper()}: {LABELS[optimizer]}")
+            ax.set_ylabel(f"final {finals.attrs.get('scored_on', 'validation')} accuracy")
+            ax.legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _first_setting(values: pd.DataFrame, optimizer: str) -> str | None:
+    """The first setting swept for ``optimizer`` (None: it runs once as configured)."""
+    mine = values[values["optimizer"] == optimizer].dropna(axis=1, how="all")
+    settings = [c for c in mine.columns if c not in ("point", "optimizer")]
+    return settings[0] if settings and len(mine) > 1 else None

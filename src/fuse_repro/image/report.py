@@ -11,10 +11,17 @@ import pandas as pd
 
 from fuse_repro.core.data import SPLIT_SIZES
 from fuse_repro.core.optimizers import LABELS, REGISTRY
-from fuse_repro.core.paths import estimate_path, metrics_path, results_dir
+from fuse_repro.core.paths import (
+    estimate_path,
+    metrics_path,
+    results_dir,
+    sweep_dir,
+    sweep_metrics_path,
+)
 from fuse_repro.image.claims import claim_rows
 from fuse_repro.image.settings import DATASETS
 from fuse_repro.image.summary import phase_speed
+from fuse_repro.image.sweeps import label as sweep_label
 from fuse_repro.report import Figure, Item, claims_table, table
 
 
@@ -275,5 +282,51 @@ def section(settings: dict, paper: dict, root: Path, manifest: dict) -> list[Ite
     items += [
         Figure(path, f"{label}, {path.stem}: learning curves")
         for path in sorted((results / "figures").glob("*.png"))
+    ]
+    return items
+
+
+def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
+    """A declared sweep's report section (``settings``: the sweep's, from
+    :func:`fuse_repro.params.resolve_sweep`): how many of its runs are stored, per model
+    the best point of each optimizer with its score and its gap to the model's best point
+    (paired by seed: for a switch rule in an oracle sweep, its regret), and the figure."""
+    experiment, scale = settings["experiment"], settings["scale"]
+    metrics = json.loads(sweep_metrics_path(root, name).read_text())
+    runs = metrics["runs"]
+    seeds = ", ".join(map(str, settings["seeds"]))
+    items: list[Item] = [
+        f"### Sweep `{name}`",
+        f"{DATASETS[experiment].label} at the {scale} scale, seeds {seeds}, validation split "
+        f"of {settings['validation_size'] or 0} training images; {runs['stored']} of "
+        f"{runs['expected']} runs stored.",
+    ]
+    if runs["stored"] < runs["expected"]:
+        items.append(
+            f"Train the rest with `python -m fuse_repro.sweep {name}`, then "
+            f"`dvc repro sweep@{name}`."
+        )
+    if not runs["stored"]:
+        return items
+    points = pd.read_csv(sweep_dir(root, name) / "points.csv")
+    best = points.loc[points.groupby(["model", "optimizer"], sort=False)["score"].idxmax()]
+    tried = points.groupby(["model", "optimizer"]).size()
+    shown = pd.DataFrame(
+        {
+            "model": best["model"].str.upper(),
+            "optimizer (best point)": best["point"].map(sweep_label),
+            "points": [tried[r.model, r.optimizer] for r in best.itertuples()],
+            f"final {metrics['scored_on']} accuracy": best["score"].map("{:.4f}".format),
+            "gap to the best point [95 % CI]": [
+                f"{r.gap_to_best:+.4f} [{r.gap_low:+.4f}, {r.gap_high:+.4f}]"
+                for r in best.itertuples()
+            ],
+            "closure evaluations": best["closure_evals"].map("{:.0f}".format),
+        }
+    )
+    items.append(table(shown))
+    items += [
+        Figure(path, f"Sweep {name}: final {metrics['scored_on']} accuracy per point")
+        for path in sorted((sweep_dir(root, name) / "figures").glob("*.png"))
     ]
     return items

@@ -58,6 +58,7 @@ from fuse_repro.core.distributed import SINGLE_PROCESS, World, launch
 from fuse_repro.core.optimizers import COUNTERS, REGISTRY, build_optimizer
 from fuse_repro.core.runstore import digest, stored_runs
 from fuse_repro.image.models import build_model
+from fuse_repro.image.settings import BATCH_NORM_UPDATES
 
 LOG_COLUMNS = [
     "model",
@@ -79,6 +80,38 @@ LOG_COLUMNS = [
     "processes",
     *COUNTERS,
 ]
+
+
+class BatchNormUpdates:
+    """When batch norm's running statistics move during training.
+
+    A line search evaluates the closure at trial points that are then rejected (up to
+    ``max_eval`` per step, some of them far too long), and in train mode every evaluation
+    moves the running statistics, :math:`\\hat\\mu \\leftarrow (1-m)\\hat\\mu + m\\,
+    \\mu_B(x_{\text{trial}})`. ``every_evaluation`` (torch's behaviour, and the official
+    code's) keeps that; ``step_start`` lets only the first evaluation of each step move
+    them: the one at :math:`x_k`, the point the previous step accepted (the momentum of
+    the later evaluations is set to 0, which leaves the statistics exactly as they are).
+    Adam and SGD evaluate once per step, so for them both options are the same."""
+
+    def __init__(self, model: torch.nn.Module, mode: str) -> None:
+        if mode not in BATCH_NORM_UPDATES:
+            raise ValueError(
+                f"batch_norm_updates: must be one of {BATCH_NORM_UPDATES}, got {mode!r}"
+            )
+        self.mode = mode
+        self.momenta = {
+            m: m.momentum
+            for m in model.modules()
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+        }
+
+    def update_running_statistics(self, at_step_start: bool) -> None:
+        """Set the momenta for the next evaluation (the first of a step, or a later one)."""
+        if self.mode == "every_evaluation":
+            return
+        for module, momentum in self.momenta.items():
+            module.momentum = momentum if at_step_start else 0.0
 
 
 @dataclass
@@ -293,6 +326,7 @@ def train_run(
             "split (validation_size in params.yaml)"
         )
     optimizer = build_optimizer(optimizer_name, model.parameters(), settings)
+    batch_norms = BatchNormUpdates(model, later_setting(settings, "batch_norm_updates"))
     order = torch.Generator().manual_seed(seed)
     batch_size = settings["batch_size"]
     n_batches = len(train.y) // batch_size
@@ -370,12 +404,14 @@ def train_run(
             def closure() -> torch.Tensor:
                 nonlocal grad_norms
                 progress["evals"] += 1
+                at_step_start = progress["evals"] == step_evals + 1
+                batch_norms.update_running_statistics(at_step_start)
                 optimizer.zero_grad()
                 with autocast():
                     logits = net(x)
                 loss = F.cross_entropy(logits.float(), y)
                 loss.backward()
-                if progress["evals"] == step_evals + 1:  # the gradient at the step's start
+                if at_step_start:  # the gradient at the step's start
                     grad_norms = grad_norms + gradient_norm(
                         [p.grad for p in model.parameters() if p.grad is not None]
                     )
@@ -413,7 +449,13 @@ TRAINING_SETTINGS = (
 # Settings added after runs were stored, with the value that gives what runs did before
 # them: such a setting enters a run's identity only when it differs from that value, so
 # adding an option keeps every stored run valid.
-LATER_SETTINGS = {"validation_size": None}
+LATER_SETTINGS = {"validation_size": None, "batch_norm_updates": "every_evaluation"}
+
+
+def later_setting(settings: dict[str, Any], name: str) -> Any:
+    """Setting ``name`` of :data:`LATER_SETTINGS`, its earlier value where ``settings``
+    predate it (as the golden logs' settings do)."""
+    return settings.get(name, LATER_SETTINGS[name])
 
 
 def run_key(
@@ -424,7 +466,9 @@ def run_key(
     run itself, the log's columns, the data, the device type (``cpu``, ``cuda``), and
     (:func:`digest`) the torch version and the numerics version."""
     training = {k: settings[k] for k in TRAINING_SETTINGS}
-    training |= {k: settings[k] for k, old in LATER_SETTINGS.items() if settings[k] != old}
+    training |= {
+        k: settings[k] for k, old in LATER_SETTINGS.items() if later_setting(settings, k) != old
+    }
     optimizer = REGISTRY[run[1]].identity(settings)
     return digest(training, optimizer, list(run), LOG_COLUMNS, data_id, device_type)
 

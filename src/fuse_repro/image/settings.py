@@ -35,6 +35,8 @@ DATASETS = {
 }
 """The image experiments (one ``params.yaml`` block and one pipeline stage each)."""
 DEVICES = ("auto", "cpu", "cuda")
+BATCH_NORM_UPDATES = ("every_evaluation", "step_start")
+"""When batch norm's running statistics move (:class:`fuse_repro.image.runs.BatchNormUpdates`)."""
 
 
 def schema(dataset: str) -> dict[str, Any]:
@@ -61,6 +63,7 @@ def schema(dataset: str) -> dict[str, Any]:
         "device": Choice(DEVICES),
         "channels_last": Boolean(),
         "bf16": Boolean(),
+        "batch_norm_updates": Choice(BATCH_NORM_UPDATES),
         "processes": POSITIVE_INT,
         "workers": POSITIVE_INT,
         "target_accuracy": Number(low=0.0, high=1.0),

@@ -1,0 +1,289 @@
+"""Declared sweeps of the image experiments: tuning, oracle switches, ablations.
+
+A sweep (one entry of ``sweeps`` in ``params.yaml``) starts from one experiment at one
+scale, changes some of its settings for the whole sweep (``settings``: a validation split,
+other seeds), and runs *points*: per optimizer, the values its swept settings take. A
+setting is named by its path (``adam.lr``, ``fuse_pv.switch_epoch``,
+``batch_norm_updates``) and given either
+
+* a list: every value (with several lists, every combination: a grid), or
+* a range ``{low, high, log}``: ``trials`` quasi-random values (a scrambled Halton
+  sequence, :class:`scipy.stats.qmc.Halton`, uniform in ``[low, high]`` or in its
+  logarithm), so every optimizer of a search gets the same number of trials
+  (Schmidt, Schneider & Hennig 2021; AlgoPerf's quasi-random search, Dahl et al. 2023).
+
+An optimizer listed with no settings runs once, as configured (a reference, or a switch
+rule measured against the oracle switch). Each point's runs are ordinary runs of the
+experiment (:func:`fuse_repro.image.runs.run_grid`): stored one file each, under a key of
+every setting they depend on, so a sweep resumes where it stopped and one point reruns
+alone (``python -m fuse_repro.sweep NAME --point KEY``).
+
+A point is scored by its final-epoch accuracy on the validation split (on the test set
+when the sweep has none, which the summary says), per seed; each point is compared with
+the best point of its model, paired by seed (:func:`fuse_repro.core.statistics.paired`):
+for a switch rule beside an oracle sweep of switch epochs that gap is the rule's regret.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import scipy.stats
+
+from fuse_repro.core.data import fingerprint
+from fuse_repro.core.optimizers import LABELS
+from fuse_repro.core.schema import ParamsError
+from fuse_repro.core.statistics import paired
+from fuse_repro.image.runs import Splits, load_splits, resolve_device, run_grid
+
+FIXED_FOR_A_SWEEP = ("models", "optimizers", "seeds", "train_size", "validation_size", "test_size")
+"""Settings a point may not change: the grid's lists and the data (one split per sweep)."""
+SIGNIFICANT_DIGITS = 3
+"""Sampled values are rounded to this many digits: short keys, values a reader can type."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One optimizer with some of its settings changed: ``values`` as (path, value)."""
+
+    optimizer: str
+    values: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def key(self) -> str:
+        """``adam adam.lr=0.00316``: the point's name in tables, files and commands."""
+        return " ".join([self.optimizer, *(f"{path}={_text(v)}" for path, v in self.values)])
+
+    def applied_to(self, base: dict[str, Any]) -> dict[str, Any]:
+        """``base`` (an experiment's settings) running only this point."""
+        settings = copy.deepcopy(base) | {"optimizers": [self.optimizer]}
+        for path, value in self.values:
+            *blocks, name = path.split(".")
+            node = settings
+            for block in blocks:
+                node = node[block]
+            node[name] = value
+        return settings
+
+
+def _text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
+def sampled(ranges: dict[str, dict[str, Any]], trials: int, seed: int) -> list[dict[str, Any]]:
+    """``trials`` points of a scrambled Halton sequence in the box of ``ranges`` (each
+    ``{low, high, log}``), rounded to :data:`SIGNIFICANT_DIGITS` digits (to integers
+    when ``low`` and ``high`` are both integers)."""
+    unit = scipy.stats.qmc.Halton(d=len(ranges), scramble=True, seed=seed).random(trials)
+    points = []
+    for row in unit:
+        point = {}
+        for u, (path, spec) in zip(row, ranges.items()):
+            low, high = spec["low"], spec["high"]
+            if spec["log"]:
+                value = math.exp(math.log(low) + u * (math.log(high) - math.log(low)))
+            else:
+                value = low + u * (high - low)
+            integer = isinstance(low, int) and isinstance(high, int)
+            point[path] = round(value) if integer else float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+        points.append(point)
+    return points
+
+
+def points(sweep: dict[str, Any]) -> list[Point]:
+    """Every point of ``sweep``: per optimizer, each combination of its lists with each
+    sampled value of its ranges (one point when it has neither)."""
+    result = []
+    for optimizer, space in sweep["optimizers"].items():
+        lists = {path: v for path, v in space.items() if isinstance(v, list)}
+        ranges = {path: v for path, v in space.items() if isinstance(v, dict)}
+        samples = sampled(ranges, sweep["trials"], sweep["seed"]) if ranges else [{}]
+        for combination in itertools.product(*lists.values()):
+            for sample in samples:
+                values = dict(zip(lists, combination)) | sample
+                result.append(Point(optimizer, tuple(sorted(values.items()))))
+    return result
+
+
+def check(sweep: dict[str, Any], base: dict[str, Any], where: str) -> list[Point]:
+    """The points of ``sweep`` after checking what the experiment's schema cannot: a
+    swept path exists, is not fixed for a sweep, and a range is well formed (each point's
+    settings are then checked against the schema by the caller). Returns the points."""
+    for optimizer, space in sweep["optimizers"].items():
+        if not isinstance(space, dict):
+            raise ParamsError(f"{where}.optimizers.{optimizer}: expected a mapping, got {space!r}")
+        for path, values in space.items():
+            key = f"{where}.optimizers.{optimizer}.{path}"
+            if path.split(".")[0] in FIXED_FOR_A_SWEEP:
+                raise ParamsError(f"{key}: a sweep's points cannot change {path.split('.')[0]}")
+            node = base
+            for part in path.split("."):
+                if not isinstance(node, dict) or part not in node:
+                    raise ParamsError(f"{key}: no such setting in the experiment")
+                node = node[part]
+            if isinstance(values, dict):
+                _check_range(values, key)
+            elif not isinstance(values, list) or not values:
+                raise ParamsError(
+                    f"{key}: expected a list of values or a range {{low, high, log}}, "
+                    f"got {values!r}"
+                )
+    return points(sweep)
+
+
+def _check_range(spec: dict[str, Any], key: str) -> None:
+    if set(spec) != {"low", "high", "log"}:
+        raise ParamsError(f"{key}: a range has exactly the keys low, high, log; got {sorted(spec)}")
+    low, high = spec["low"], spec["high"]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)):
+        raise ParamsError(f"{key}: low and high must be numbers, got {low!r}, {high!r}")
+    if not low < high or (spec["log"] and low <= 0):
+        raise ParamsError(
+            f"{key}: needs low < high{' and low > 0 (log)' if spec['log'] else ''}, "
+            f"got {low}, {high}"
+        )
+
+
+# ------------------------------------------------------------------ summaries
+def scored_on(log: pd.DataFrame) -> str:
+    """``validation`` when the runs have a validation split, else ``test``."""
+    return "test" if log["val_accuracy"].isna().all() else "validation"
+
+
+def final_rows(log: pd.DataFrame) -> pd.DataFrame:
+    """The last epoch of every run, with its ``point`` and ``score`` (the accuracy of
+    :func:`scored_on`)."""
+    last = log[log["epoch"] == log["epoch"].max()].copy()
+    column = "val_accuracy" if scored_on(log) == "validation" else "test_accuracy"
+    return last.assign(score=last[column])
+
+
+def point_table(log: pd.DataFrame, sweep_points: list[Point]) -> pd.DataFrame:
+    """One row per model and point: the swept values, the seeds, the mean score, final
+    training loss, closure evaluations and wall time, and the paired gap to the best point
+    of the model (mean and interval over seeds, :func:`~fuse_repro.core.statistics.paired`;
+    0 for the best point itself)."""
+    finals = final_rows(log)
+    by_key = {point.key: point for point in sweep_points}
+    rows = []
+    for model, frame in finals.groupby("model", sort=False):
+        scores = frame.pivot_table(index="seed", columns="point", values="score")
+        best = scores.mean().idxmax()
+        for key, runs in frame.groupby("point", sort=False):
+            gap = paired(scores[key], scores[best])
+            rows.append(
+                {
+                    "model": model,
+                    "point": key,
+                    "optimizer": by_key[key].optimizer,
+                    **dict(by_key[key].values),
+                    "seeds": len(runs),
+                    "score": runs["score"].mean(),
+                    "train_loss": runs["train_loss"].mean(),
+                    "closure_evals": runs["closure_evals"].mean(),
+                    "wall_time": runs["wall_time"].mean(),
+                    "gap_to_best": gap.mean,
+                    "gap_low": gap.low,
+                    "gap_high": gap.high,
+                    "best": key == best,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def chosen(table: pd.DataFrame, sweep_points: list[Point]) -> dict[str, dict[str, Any]]:
+    """Per model and optimizer, its best-scoring point and that point's values (what
+    tuning picks)."""
+    by_key = {point.key: point for point in sweep_points}
+    result: dict[str, dict[str, Any]] = {}
+    for (model, optimizer), frame in table.groupby(["model", "optimizer"], sort=False):
+        best = frame.loc[frame["score"].idxmax()]
+        result.setdefault(model, {})[optimizer] = {
+            "point": best["point"],
+            "score": float(best["score"]),
+            "values": dict(by_key[best["point"]].values),
+        }
+    return result
+
+
+def run_sweep(
+    settings: dict[str, Any],
+    sweep_points: list[Point],
+    prepared_dir: str | Path,
+    runs_dir: Path,
+) -> pd.DataFrame:
+    """:func:`run_points` on the experiment's data, loaded once as ``settings`` (the
+    sweep's) ask."""
+    device = resolve_device(settings["device"])
+    splits = load_splits(settings["experiment"], settings, prepared_dir, device)
+    data_id = fingerprint(prepared_dir, settings["experiment"])
+    return run_points(settings, sweep_points, splits, runs_dir, data_id)
+
+
+def run_points(
+    settings: dict[str, Any],
+    sweep_points: list[Point],
+    splits: Splits,
+    runs_dir: Path,
+    data_id: str,
+) -> pd.DataFrame:
+    """The runs of every point, each stored in ``runs_dir`` as a run of the experiment
+    (:func:`fuse_repro.image.runs.run_grid`, with the sweep's ``missing_runs``); returns
+    their rows with a ``point`` column."""
+    frames = [
+        run_grid(point.applied_to(settings), splits, runs_dir, data_id).assign(point=point.key)
+        for point in sweep_points
+    ]
+    stored = [frame for frame in frames if len(frame)]  # an empty one would make all object
+    return pd.concat(stored or frames[:1], ignore_index=True)
+
+
+def expected_runs(base: dict[str, Any], sweep_points: list[Point]) -> int:
+    """How many runs the sweep has: points x models x seeds."""
+    return len(sweep_points) * len(base["models"]) * len(base["seeds"])
+
+
+def values_table(sweep_points: list[Point]) -> pd.DataFrame:
+    """Per point: its key (``point``), optimizer and swept settings (one column each)."""
+    return pd.DataFrame(
+        [{"point": p.key, "optimizer": p.optimizer, **dict(p.values)} for p in sweep_points]
+    )
+
+
+def write_summaries(
+    log: pd.DataFrame,
+    sweep_points: list[Point],
+    settings: dict[str, Any],
+    out_dir: Path,
+    metrics_path: Path,
+) -> pd.DataFrame:
+    """``points.csv`` (:func:`point_table`) and ``log.csv`` under ``out_dir`` and the
+    metrics JSON (``runs``: stored and expected; ``scored_on``; ``chosen``:
+    :func:`chosen`); derived files are removed first. Returns the point table."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("points.csv", "log.csv"):
+        (out_dir / name).unlink(missing_ok=True)
+    stored = log.groupby(["point", "model", "seed"]).ngroups if len(log) else 0
+    document: dict[str, Any] = {
+        "runs": {"stored": stored, "expected": expected_runs(settings, sweep_points)}
+    }
+    table = point_table(log, sweep_points) if len(log) else pd.DataFrame()
+    if len(log):
+        log.to_csv(out_dir / "log.csv", index=False)
+        table.to_csv(out_dir / "points.csv", index=False)
+        document |= {"scored_on": scored_on(log), "chosen": chosen(table, sweep_points)}
+    metrics_path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+    return table
+
+
+def label(point_key: str) -> str:
+    """``Adam (adam.lr=0.00316)`` for a point key."""
+    optimizer, _, values = point_key.partition(" ")
+    return f"{LABELS[optimizer]} ({values})" if values else LABELS[optimizer]

@@ -1,0 +1,135 @@
+"""Declared sweeps: their points (grids and quasi-random ranges), the checks that name a
+bad key, and a tiny sweep run, read back and summarised."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fuse_repro.core.schema import ParamsError
+from fuse_repro.image import sweeps
+from fuse_repro.image.plots import sweep_figure
+from fuse_repro.image.runs import Splits
+from fuse_repro.params import load, resolve_sweep
+from tests.helpers import ROOT, synthetic_splits
+
+RANGE = {"low": 1.0e-4, "high": 1.0e-1, "log": True}
+
+
+def sweep_of(optimizers, trials=4):
+    return {"optimizers": optimizers, "trials": trials, "seed": 0}
+
+
+SPACES = {
+    "adam": {"adam.lr": RANGE},
+    "sgd": {"sgd.lr": RANGE, "sgd.momentum": [0.0, 0.9]},
+    "fuse_pv_epoch": {"fuse_pv.switch_epoch": [1, 2], "fuse_pv.history_size": [5, 9]},
+    "lbfgs": {},
+}
+
+
+def test_lists_combine_and_ranges_give_the_same_number_of_trials_per_optimizer():
+    found = sweeps.points(sweep_of(SPACES))
+    per_optimizer = pd.Series([p.optimizer for p in found]).value_counts().to_dict()
+    assert per_optimizer == {"adam": 4, "sgd": 8, "fuse_pv_epoch": 4, "lbfgs": 1}
+    rates = [dict(p.values)["adam.lr"] for p in found if p.optimizer == "adam"]
+    assert all(1.0e-4 <= r <= 1.0e-1 for r in rates) and len(set(rates)) == 4
+    assert np.ptp(np.log10(rates)) > 1.0  # spread over the decades, not bunched
+    assert [p.key for p in found] == [p.key for p in sweeps.points(sweep_of(SPACES))]
+    assert "lbfgs" in [p.key for p in found]
+
+
+def test_a_range_of_integers_samples_integers():
+    sizes = {"lbfgs.history_size": {"low": 3, "high": 30, "log": True}}
+    found = sweeps.points(sweep_of({"lbfgs": sizes}))
+    sizes = [dict(p.values)["lbfgs.history_size"] for p in found]
+    assert all(isinstance(s, int) and 3 <= s <= 30 for s in sizes)
+
+
+def test_a_point_changes_a_copy_of_the_settings_and_runs_only_its_optimizer():
+    base = {"optimizers": ["adam", "sgd"], "adam": {"lr": 0.001}, "batch_norm_updates": "a"}
+    point = sweeps.Point("adam", (("adam.lr", 0.01), ("batch_norm_updates", "b")))
+    applied = point.applied_to(base)
+    assert applied["adam"] == {"lr": 0.01} and applied["batch_norm_updates"] == "b"
+    assert applied["optimizers"] == ["adam"] and base["adam"] == {"lr": 0.001}
+    assert point.key == "adam adam.lr=0.01 batch_norm_updates=b"
+    assert sweeps.label(point.key) == "Adam (adam.lr=0.01 batch_norm_updates=b)"
+
+
+@pytest.mark.parametrize(
+    "space,message",
+    [
+        ({"adam.lrr": [0.1]}, "optimizers.adam.adam.lrr: no such setting"),
+        ({"seeds": [1]}, "optimizers.adam.seeds: a sweep's points cannot change seeds"),
+        ({"adam.lr": []}, "expected a list of values or a range"),
+        ({"adam.lr": {"low": 1.0, "high": 0.1, "log": False}}, "needs low < high"),
+        ({"adam.lr": {"low": 0.0, "high": 0.1, "log": True}}, "and low > 0 (log)"),
+        ({"adam.lr": {"low": 0.1, "high": 1.0}}, "exactly the keys low, high, log"),
+    ],
+)
+def test_a_bad_sweep_names_its_key(space, message):
+    base = {"adam": {"lr": 0.001}, "seeds": [0]}
+    with pytest.raises(ParamsError, match="sweeps.s.optimizers.adam") as error:
+        sweeps.check(sweep_of({"adam": space}), base, "sweeps.s")
+    assert message in str(error.value)
+
+
+def test_every_committed_sweep_resolves_with_its_points_checked():
+    params = load(ROOT / "params.yaml")
+    for name in params["sweeps"]:
+        settings, found = resolve_sweep(params, name)
+        assert settings["sweep"] == name and settings["missing_runs"] == "report"
+        assert len({p.key for p in found}) == len(found) > 0
+    with pytest.raises(ParamsError, match="sweeps.nothing: no such sweep"):
+        resolve_sweep(params, "nothing")
+
+
+@pytest.fixture(scope="module")
+def tiny_sweep(resolved, tmp_path_factory):
+    """Two Adam rates and SGD as configured, two seeds, an MLP, on synthetic images with
+    a validation split; run once (trained), as (settings, points, log, runs folder)."""
+    settings = resolved("fashion_mnist")
+    settings.update(epochs=2, batch_size=32, seeds=[0, 1], models=["mlp"], missing_runs="train")
+    found = sweeps.points(sweep_of({"adam": {"adam.lr": [1.0e-3, 1.0e-2]}, "sgd": {}}))
+    plain = synthetic_splits((28, 28), n_train=96, n_test=32)
+    splits = Splits(plain.train, plain.test, plain.test)
+    runs = tmp_path_factory.mktemp("sweep") / "runs"
+    log = sweeps.run_points(settings, found, splits, runs, "synthetic")
+    return settings, found, splits, log, runs
+
+
+def test_a_sweep_is_summarised_by_its_best_point_and_paired_gaps(tiny_sweep, tmp_path):
+    settings, found, _, log, _ = tiny_sweep
+    assert set(log["point"]) == {p.key for p in found}
+    table = sweeps.write_summaries(log, found, settings, tmp_path, tmp_path / "metrics.json")
+    assert len(table) == 3 and table["best"].sum() == 1
+    best = table[table["best"]].iloc[0]
+    assert best["gap_to_best"] == 0.0 and best["score"] == table["score"].max()
+    finals = sweeps.final_rows(log)
+    for row in table.itertuples():
+        mine = finals[finals["point"] == row.point].set_index("seed")["score"]
+        theirs = finals[finals["point"] == best["point"]].set_index("seed")["score"]
+        assert row.gap_to_best == pytest.approx((mine - theirs).mean())
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["runs"] == {"stored": 6, "expected": 6}
+    assert metrics["scored_on"] == "validation"
+    adam = metrics["chosen"]["mlp"]["adam"]
+    adam_rows = table[table["optimizer"] == "adam"]
+    assert adam["point"] == adam_rows.loc[adam_rows["score"].idxmax(), "point"]
+    assert adam["values"] == dict(next(p for p in found if p.key == adam["point"]).values)
+    figure = sweep_figure(finals, sweeps.values_table(found), "tiny", tmp_path / "s.png")
+    assert figure.stat().st_size > 0
+
+
+def test_a_sweep_reads_its_runs_back_and_names_the_missing_ones(tiny_sweep, tmp_path):
+    settings, found, splits, log, runs = tiny_sweep
+    reporting = dict(settings, missing_runs="report")
+    again = sweeps.run_points(reporting, found, splits, runs, "synthetic")
+    pd.testing.assert_frame_equal(again, log)
+    extra = found + [sweeps.Point("adam", (("adam.lr", 0.1),))]
+    partial = sweeps.run_points(reporting, extra, splits, runs, "synthetic")
+    assert len(partial) == len(log)  # the new point is missing, not trained
+    table = sweeps.write_summaries(partial, extra, reporting, tmp_path, tmp_path / "m.json")
+    assert json.loads((tmp_path / "m.json").read_text())["runs"] == {"stored": 6, "expected": 8}
+    assert len(table) == 3
