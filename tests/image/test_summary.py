@@ -1,5 +1,8 @@
 """The image family's summaries (fuse_repro.image.summary) of a small grid of runs."""
 
+import math
+
+import pandas as pd
 import pytest
 
 from fuse_repro.image.summary import epoch_times, phase_speed, summary_table
@@ -27,3 +30,16 @@ def test_target_accuracy_and_phase_speed(grid_log):
         pv.loc[("fuse_pv_epoch", "lbfgs"), "seconds_per_epoch"]
         / pv.loc[("lbfgs", "lbfgs"), "seconds_per_epoch"]
     )
+
+
+def test_a_seed_missing_the_target_counts_as_infinite_in_the_median(grid_log):
+    adam = grid_log[0][lambda f: (f["optimizer"] == "adam") & (f["model"] == "mlp")]
+    target = adam.groupby("seed")["test_accuracy"].max().min()  # both seeds reach it
+    first = adam[adam["test_accuracy"] >= target].groupby("seed")["closure_evals"].min()
+    never = adam[adam["seed"] == 0].assign(seed=2, test_accuracy=0.0)
+    row = summary_table(pd.concat([adam, never]), target).iloc[0]
+    assert row["seeds_reached"] == 2 and row["seeds"] == 3
+    assert row["evals_to_target"] == first.max()  # the median of (e0, e1, inf)
+    twice = pd.concat([adam[adam["seed"] == 0], never, never.assign(seed=3)])
+    row = summary_table(twice, target).iloc[0]
+    assert row["seeds_reached"] == 1 and math.isinf(row["evals_to_target"])

@@ -5,6 +5,7 @@ it, the speed of FUSE-PV's phases, and the learning curves."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -186,8 +187,8 @@ def summary_for_display(summary: pd.DataFrame) -> pd.DataFrame:
                     summary["switch_epoch"], summary["seeds_switched"], summary["seeds"]
                 )
             ],
-            "to target accuracy: evals, s (seeds)": [
-                "—" if n == 0 else f"{e:.0f}, {t:.1f} ({n}/{k})"
+            "to target accuracy: median evals, s (seeds reaching it)": [
+                f"∞ ({n}/{k})" if math.isinf(e) else f"{e:.0f}, {t:.1f} ({n}/{k})"
                 for e, t, n, k in zip(
                     summary["evals_to_target"],
                     summary["time_to_target_s"],
