@@ -137,3 +137,22 @@ def test_rule_verdict_counts_wins_and_ties():
     assert epoch_wins.endswith("this agrees.")
     loss_wins = toy_results.rule_verdict(ranking.assign(winner="fuse_pv_loss"))
     assert loss_wins.endswith("this disagrees.")
+
+
+def test_performance_profiles_follow_dolan_and_more():
+    """Three problems (starts); a solves them in 10, 20, never; b in 20, 10, never: on
+    each solved problem one is best and the other needs twice its evaluations, and the
+    problem nobody solves counts against both."""
+    costs = {"a": [10.0, 20.0, np.nan], "b": [20.0, 10.0, np.nan]}
+    summary = pd.DataFrame(
+        [
+            {"function": "f", "variant": v, "noise": 0.0, "start": s, "evals_to_target": c}
+            for v, values in costs.items()
+            for s, c in enumerate(values)
+        ]
+    )
+    comparison = pd.DataFrame({"function": ["f", "f"], "variant": ["a", "b"], "noise": [0.0] * 2})
+    profiles = toy_results.performance_profiles(summary, comparison)
+    for variant in ("a", "b"):
+        mine = profiles[profiles["variant"] == variant].set_index("tau")["fraction"]
+        assert mine.to_dict() == {1.0: 1 / 3, 2.0: 2 / 3}

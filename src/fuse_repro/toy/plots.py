@@ -145,6 +145,31 @@ def plot_gap_curves(curves: pd.DataFrame, noise: float, path: Path) -> Path:
     return _save(fig, path, bottom=0.12 / -(-len(functions) // 4))
 
 
+def performance_profile(profiles: pd.DataFrame, noise: float, path: Path) -> Path:
+    """The performance profiles of :func:`fuse_repro.toy.summary.performance_profiles` at
+    gradient noise ``noise``: fraction of problems solved within a factor tau of the
+    fewest evaluations, one step function per variant, tau on a log2 axis."""
+    sns.set_theme(style="whitegrid", context="paper")
+    profiles = profiles[profiles["noise"] == noise]
+    variants = list(dict.fromkeys(profiles["variant"]))
+    palette = _palette(variants)
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    right = max(2.0, profiles["tau"].max() * 1.5)
+    for variant in variants:
+        steps = profiles[profiles["variant"] == variant]
+        tau = list(steps["tau"]) + [right]
+        fraction = list(steps["fraction"]) + [steps["fraction"].iloc[-1]]
+        ax.step(tau, fraction, where="post", color=palette[variant], label=variant_label(variant))
+    ax.set_xscale("log", base=2)
+    ax.set_xlim(1.0, right)
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("τ: within this factor of the fewest evaluations to the target")
+    ax.set_ylabel("fraction of problems (function × start)")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(f"Performance profiles, gradient noise {noise:g}")
+    return _save(fig, path)
+
+
 def ablation_heatmaps(ablation: pd.DataFrame, function: str, path: Path) -> Path:
     """For ``function``, one row per swept setting: heat maps of log10 of the median
     final gap and of the success rate over (setting value x noise scale)."""

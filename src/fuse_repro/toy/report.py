@@ -92,6 +92,9 @@ CAPTIONS = {
     "gradient noise {}",
     "ablation": "Ablation heat maps on {}: log10 median final f − f* and success rate, "
     "swept setting × gradient noise",
+    "profile": "Performance profiles (Dolan & Moré 2002), gradient noise {}: the fraction of "
+    "problems (function × start) each method brings to the target within τ times the fewest "
+    "closure evaluations any method needed",
 }
 
 

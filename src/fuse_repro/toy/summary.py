@@ -162,6 +162,28 @@ def comparison(cells: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
     )
 
 
+def performance_profiles(summary: pd.DataFrame, comparison: pd.DataFrame) -> pd.DataFrame:
+    """Dolan & Moré (Math. Program. 2002) performance profiles of the comparison's variants,
+    per noise scale. A problem ``p`` is one function from one start; a variant's cost
+    ``t_ps`` is its closure evaluations to the target gap (infinite when it never gets
+    there within the budget); ``r_ps = t_ps / min_s t_ps`` and
+    ``rho_s(tau) = |{p : r_ps <= tau}| / |P|`` (a problem no variant solves counts against
+    all). Rows ``noise, variant, tau, fraction`` at ``tau = 1`` and wherever a profile
+    steps: the profile is the step function through them."""
+    runs = summary.merge(comparison[CELL_KEYS], on=CELL_KEYS)
+    rows = []
+    for noise, frame in runs.groupby("noise", sort=True):
+        cost = frame.pivot(index=["function", "start"], columns="variant", values="evals_to_target")
+        cost = cost.fillna(np.inf).clip(lower=1.0)
+        best = cost.min(axis=1)
+        ratios = cost.div(best, axis=0).where(np.isfinite(best), np.inf, axis=0)
+        for variant in dict.fromkeys(frame["variant"]):
+            finite = ratios[variant][np.isfinite(ratios[variant])].to_numpy()
+            for tau in np.unique(np.concatenate([[1.0], finite])):
+                rows.append((noise, variant, tau, (finite <= tau).sum() / len(ratios)))
+    return pd.DataFrame(rows, columns=["noise", "variant", "tau", "fraction"])
+
+
 def ablation(cells: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
     """:func:`cell_summary` rows of the ablation, with the swept ``setting`` and ``value``."""
     functions = [function_key(spec) for spec in settings["ablation"]["functions"]]
@@ -290,7 +312,7 @@ def rule_verdict(ranking: pd.DataFrame) -> str:
     )
 
 
-DERIVED = ("grid", "summary", "cells", "comparison", "ablation", "rules", "curves")
+DERIVED = ("grid", "summary", "cells", "comparison", "ablation", "rules", "curves", "profiles")
 """The tables :func:`write_summaries` derives from the cells (``<name>.csv``)."""
 
 
@@ -331,6 +353,7 @@ def write_summaries(
     tables["rules"] = rule_ranking(tables["comparison"], settings["target_gap"])
     curves = record_part(records, "curve")
     tables["curves"] = curves.merge(tables["comparison"][CELL_KEYS], on=CELL_KEYS)
+    tables["profiles"] = performance_profiles(summary, tables["comparison"])
     for name, table in tables.items():
         table.to_csv(out_dir / f"{name}.csv", index=False)
     document = {"runs": runs} | metrics(tables["comparison"])
