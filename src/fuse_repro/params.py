@@ -27,7 +27,15 @@ import yaml
 
 from fuse_repro.core.optimizers import names
 from fuse_repro.core.runstore import MISSING_RUNS
-from fuse_repro.core.schema import POSITIVE_INT, Choice, Mapping, Number, ParamsError, check_section
+from fuse_repro.core.schema import (
+    POSITIVE_INT,
+    Boolean,
+    Choice,
+    Mapping,
+    Number,
+    ParamsError,
+    check_section,
+)
 from fuse_repro.image import settings as image_settings
 from fuse_repro.image import sweeps
 from fuse_repro.toy import settings as toy_settings
@@ -48,13 +56,15 @@ SWEEP = {
     "settings": Mapping(),
     "trials": POSITIVE_INT,
     "seed": Number(integer=True, low=0),
+    "defaults": Boolean(),
     "missing_runs": Choice(MISSING_RUNS),
     "optimizers": Mapping(),
 }
 """The schema of one sweep (:mod:`fuse_repro.image.sweeps`): the experiment and scale it
 starts from, the settings it changes for all its points, the trials of each range, the
-seed of their quasi-random sequence, what its stage does with missing runs, and the
-points (per optimizer, its swept settings)."""
+seed of their quasi-random sequence, whether each swept optimizer also runs as configured
+(``defaults``), what its stage does with missing runs, and the points (per optimizer, its
+swept settings)."""
 
 
 def merge(common: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from tests.helpers import ROOT, synthetic_splits
 RANGE = {"low": 1.0e-4, "high": 1.0e-1, "log": True}
 
 
-def sweep_of(optimizers, trials=4):
-    return {"optimizers": optimizers, "trials": trials, "seed": 0}
+def sweep_of(optimizers, trials=4, defaults=False):
+    return {"optimizers": optimizers, "trials": trials, "seed": 0, "defaults": defaults}
 
 
 SPACES = {
@@ -38,6 +38,10 @@ def test_lists_combine_and_ranges_give_the_same_number_of_trials_per_optimizer()
     assert np.ptp(np.log10(rates)) > 1.0  # spread over the decades, not bunched
     assert [p.key for p in found] == [p.key for p in sweeps.points(sweep_of(SPACES))]
     assert "lbfgs" in [p.key for p in found]
+    with_defaults = sweeps.points(sweep_of(SPACES, defaults=True))
+    configured = [p.key for p in with_defaults if not p.values]
+    assert configured == ["adam", "sgd", "fuse_pv_epoch", "lbfgs"]
+    assert len(with_defaults) == len(found) + 3  # lbfgs, run as configured anyway, once
 
 
 def test_a_range_of_integers_samples_integers():

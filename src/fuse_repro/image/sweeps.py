@@ -99,11 +99,14 @@ def sampled(ranges: dict[str, dict[str, Any]], trials: int, seed: int) -> list[d
 
 def points(sweep: dict[str, Any]) -> list[Point]:
     """Every point of ``sweep``: per optimizer, each combination of its lists with each
-    sampled value of its ranges (one point when it has neither)."""
+    sampled value of its ranges (one point when it has neither), after the point of its
+    configured settings when ``defaults`` is true (default beside tuned)."""
     result = []
     for optimizer, space in sweep["optimizers"].items():
         lists = {path: v for path, v in space.items() if isinstance(v, list)}
         ranges = {path: v for path, v in space.items() if isinstance(v, dict)}
+        if sweep["defaults"] and space:
+            result.append(Point(optimizer))
         samples = sampled(ranges, sweep["trials"], sweep["seed"]) if ranges else [{}]
         for combination in itertools.product(*lists.values()):
             for sample in samples:
