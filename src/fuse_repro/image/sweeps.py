@@ -43,7 +43,15 @@ from fuse_repro.core.schema import ParamsError
 from fuse_repro.core.statistics import paired
 from fuse_repro.image.runs import Splits, load_splits, resolve_device, run_grid
 
-FIXED_FOR_A_SWEEP = ("models", "optimizers", "seeds", "train_size", "validation_size", "test_size")
+FIXED_FOR_A_SWEEP = (
+    "models",
+    "optimizers",
+    "seeds",
+    "train_size",
+    "validation_size",
+    "test_size",
+    "normalize",
+)
 """Settings a point may not change: the grid's lists and the data (one split per sweep)."""
 SIGNIFICANT_DIGITS = 3
 """Sampled values are rounded to this many digits: short keys, values a reader can type."""
