@@ -31,8 +31,10 @@ from fuse_repro.core.schema import (
     POSITIVE_INT,
     Boolean,
     Choice,
+    ListOf,
     Mapping,
     Number,
+    Or,
     ParamsError,
     check_section,
 )
@@ -57,14 +59,16 @@ SWEEP = {
     "trials": POSITIVE_INT,
     "seed": Number(integer=True, low=0),
     "defaults": Boolean(),
+    "confirm_seeds": Or(None, ListOf(Number(integer=True, low=0))),
     "missing_runs": Choice(MISSING_RUNS),
     "optimizers": Mapping(),
 }
 """The schema of one sweep (:mod:`fuse_repro.image.sweeps`): the experiment and scale it
 starts from, the settings it changes for all its points, the trials of each range, the
 seed of their quasi-random sequence, whether each swept optimizer also runs as configured
-(``defaults``), what its stage does with missing runs, and the points (per optimizer, its
-swept settings)."""
+(``defaults``), the new seeds on which the chosen points run again (``confirm_seeds``, or
+null), what its stage does with missing runs, and the points (per optimizer, its swept
+settings)."""
 
 
 def merge(common: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -142,8 +146,9 @@ def _check_settings(settings: dict[str, Any], experiment: str, where: str) -> No
 
 def resolve_sweep(params: dict[str, Any], name: str) -> tuple[dict[str, Any], list[sweeps.Point]]:
     """Sweep ``name``'s settings (its experiment at its scale, changed by its
-    ``settings``, with its ``missing_runs``, plus ``sweep``: the name) and its points,
-    every point's settings checked (:class:`ParamsError` names the key)."""
+    ``settings``, with its ``missing_runs``, plus ``sweep``: the name, and its
+    ``confirm_seeds``) and its points, every point's settings checked
+    (:class:`ParamsError` names the key)."""
     where = f"sweeps.{name}"
     if name not in params["sweeps"]:
         raise ParamsError(f"{where}: no such sweep (known: {sorted(params['sweeps'])})")
@@ -159,7 +164,12 @@ def resolve_sweep(params: dict[str, Any], name: str) -> tuple[dict[str, Any], li
     sweep_points = sweeps.check(sweep, base, where)
     for point in sweep_points:
         _check_settings(point.applied_to(base), experiment, f"{where}.optimizers.{point.optimizer}")
-    return base | {"sweep": name}, sweep_points
+    if set(sweep["confirm_seeds"] or []) & set(base["seeds"]):
+        raise ParamsError(
+            f"{where}.confirm_seeds: must be new seeds, not the trials' {base['seeds']}, "
+            f"got {sweep['confirm_seeds']}"
+        )
+    return base | {"sweep": name, "confirm_seeds": sweep["confirm_seeds"]}, sweep_points
 
 
 def load(path: str | Path = "params.yaml") -> dict[str, Any]:

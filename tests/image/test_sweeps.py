@@ -91,11 +91,13 @@ def test_every_committed_sweep_resolves_with_its_points_checked():
 
 @pytest.fixture(scope="module")
 def tiny_sweep(resolved, tmp_path_factory):
-    """Two Adam rates and SGD as configured, two seeds, an MLP, on synthetic images with
-    a validation split; run once (trained), as (settings, points, log, runs folder)."""
+    """Two Adam rates and FUSE-PV (epoch) as configured, two seeds, an MLP, on synthetic
+    images with a validation split; run once (trained), as (settings, points, splits, log,
+    runs folder)."""
     settings = resolved("fashion_mnist")
     settings.update(epochs=2, batch_size=32, seeds=[0, 1], models=["mlp"], missing_runs="train")
-    found = sweeps.points(sweep_of({"adam": {"adam.lr": [1.0e-3, 1.0e-2]}, "sgd": {}}))
+    settings["confirm_seeds"] = [2, 3]
+    found = sweeps.points(sweep_of({"adam": {"adam.lr": [1.0e-3, 1.0e-2]}, "fuse_pv_epoch": {}}))
     plain = synthetic_splits((28, 28), n_train=96, n_test=32)
     splits = Splits(plain.train, plain.test, plain.test)
     runs = tmp_path_factory.mktemp("sweep") / "runs"
@@ -106,7 +108,10 @@ def tiny_sweep(resolved, tmp_path_factory):
 def test_a_sweep_is_summarised_by_its_best_point_and_paired_gaps(tiny_sweep, tmp_path):
     settings, found, _, log, _ = tiny_sweep
     assert set(log["point"]) == {p.key for p in found}
-    table = sweeps.write_summaries(log, found, settings, tmp_path, tmp_path / "metrics.json")
+    tables = sweeps.write_summaries(
+        log, log.iloc[:0], found, settings, tmp_path, tmp_path / "metrics.json"
+    )
+    table = tables["points"]
     assert len(table) == 3 and table["best"].sum() == 1
     best = table[table["best"]].iloc[0]
     assert best["gap_to_best"] == 0.0 and best["score"] == table["score"].max()
@@ -117,6 +122,7 @@ def test_a_sweep_is_summarised_by_its_best_point_and_paired_gaps(tiny_sweep, tmp
         assert row.gap_to_best == pytest.approx((mine - theirs).mean())
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["runs"] == {"stored": 6, "expected": 6}
+    assert metrics["confirmation"] == {"stored": 0, "expected": 4}
     assert metrics["scored_on"] == "validation"
     adam = metrics["chosen"]["mlp"]["adam"]
     adam_rows = table[table["optimizer"] == "adam"]
@@ -134,6 +140,33 @@ def test_a_sweep_reads_its_runs_back_and_names_the_missing_ones(tiny_sweep, tmp_
     extra = found + [sweeps.Point("adam", (("adam.lr", 0.1),))]
     partial = sweeps.run_points(reporting, extra, splits, runs, "synthetic")
     assert len(partial) == len(log)  # the new point is missing, not trained
-    table = sweeps.write_summaries(partial, extra, reporting, tmp_path, tmp_path / "m.json")
+    tables = sweeps.write_summaries(
+        partial, partial.iloc[:0], extra, reporting, tmp_path, tmp_path / "m.json"
+    )
     assert json.loads((tmp_path / "m.json").read_text())["runs"] == {"stored": 6, "expected": 8}
-    assert len(table) == 3
+    assert len(tables["points"]) == 3
+
+
+def test_the_chosen_points_run_again_on_the_confirmation_seeds_and_are_compared(
+    tiny_sweep, tmp_path
+):
+    settings, found, splits, log, runs = tiny_sweep
+    choice = sweeps.chosen(sweeps.point_table(log, found), found)
+    again = sweeps.confirmation_points(choice)
+    assert [p.model for p in again] == ["mlp", "mlp"]
+    assert {p.key for p in again} == {f"mlp: {choice['mlp'][o]['point']}" for o in choice["mlp"]}
+    confirming = dict(settings, seeds=settings["confirm_seeds"])
+    confirmation = sweeps.run_points(confirming, again, splits, runs, "synthetic")
+    assert sorted(set(confirmation["seed"])) == [2, 3]
+    tables = sweeps.write_summaries(
+        log, confirmation, found, settings, tmp_path, tmp_path / "m.json"
+    )
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["confirmation"] == {"stored": 4, "expected": 4}
+    comparison = tables["comparison"]
+    assert set(comparison["ours"]) == {"fuse_pv_epoch"} and set(comparison["reference"]) == {"adam"}
+    assert list(comparison["measure"]) == ["final epoch", "closure evaluations", "seconds"]
+    finals = confirmation[confirmation["epoch"] == confirmation["epoch"].max()]
+    by = finals.set_index(["optimizer", "seed"])["test_accuracy"]
+    expected = (by["fuse_pv_epoch"] - by["adam"]).mean()
+    assert comparison.iloc[0]["difference"] == pytest.approx(expected)

@@ -330,4 +330,39 @@ def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
         Figure(path, f"Sweep {name}: final {metrics['scored_on']} accuracy per point")
         for path in sorted((sweep_dir(root, name) / "figures").glob("*.png"))
     ]
+    return items + confirmation_items(name, metrics, root)
+
+
+def confirmation_items(name: str, metrics: dict, root: Path) -> list[Item]:
+    """The tuned comparison of a sweep with confirmation seeds: how many of its runs are
+    stored and, once there are any, each FUSE-PV variant against each other method
+    (:func:`fuse_repro.image.comparison.comparison_table`)."""
+    if "confirmation" not in metrics:
+        return []
+    runs = metrics["confirmation"]
+    items: list[Item] = [
+        f"Confirmation (each model's chosen point of each method on new seeds): "
+        f"{runs['stored']} of {runs['expected']} runs stored."
+    ]
+    path = sweep_dir(root, name) / "comparison.csv"
+    if not path.is_file():
+        return items
+    rows = pd.read_csv(path)
+    items.append(
+        table(
+            pd.DataFrame(
+                {
+                    "model": rows["model"].str.upper(),
+                    "FUSE-PV": rows["ours"].map(LABELS),
+                    "against": rows["reference"].map(LABELS),
+                    "at": [f"{m} ({b:,.0f})" for m, b in zip(rows["measure"], rows["budget"])],
+                    "test accuracy difference [95 % CI]": [
+                        f"{r.difference:+.4f} [{r.low:+.4f}, {r.high:+.4f}]"
+                        for r in rows.itertuples()
+                    ],
+                    "outcome": rows["outcome"],
+                }
+            )
+        )
+    )
     return items

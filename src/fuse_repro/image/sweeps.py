@@ -41,7 +41,9 @@ from fuse_repro.core.data import fingerprint
 from fuse_repro.core.optimizers import LABELS
 from fuse_repro.core.schema import ParamsError
 from fuse_repro.core.statistics import paired
+from fuse_repro.image.comparison import comparison_table
 from fuse_repro.image.runs import Splits, load_splits, resolve_device, run_grid
+from fuse_repro.image.summary import RUN
 
 FIXED_FOR_A_SWEEP = (
     "models",
@@ -59,19 +61,25 @@ SIGNIFICANT_DIGITS = 3
 
 @dataclass(frozen=True)
 class Point:
-    """One optimizer with some of its settings changed: ``values`` as (path, value)."""
+    """One optimizer with some of its settings changed: ``values`` as (path, value); on
+    every model of the sweep, or on ``model`` only (a setting tuned for that model)."""
 
     optimizer: str
     values: tuple[tuple[str, Any], ...] = ()
+    model: str | None = None
 
     @property
     def key(self) -> str:
-        """``adam adam.lr=0.00316``: the point's name in tables, files and commands."""
-        return " ".join([self.optimizer, *(f"{path}={_text(v)}" for path, v in self.values)])
+        """``adam adam.lr=0.00305`` (``mlp: adam adam.lr=0.00305`` for one model): the
+        point's name in tables, files and commands."""
+        name = " ".join([self.optimizer, *(f"{path}={_text(v)}" for path, v in self.values)])
+        return f"{self.model}: {name}" if self.model else name
 
     def applied_to(self, base: dict[str, Any]) -> dict[str, Any]:
         """``base`` (an experiment's settings) running only this point."""
         settings = copy.deepcopy(base) | {"optimizers": [self.optimizer]}
+        if self.model:
+            settings["models"] = [self.model]
         for path, value in self.values:
             *blocks, name = path.split(".")
             node = settings
@@ -169,9 +177,9 @@ def scored_on(log: pd.DataFrame) -> str:
 
 
 def final_rows(log: pd.DataFrame) -> pd.DataFrame:
-    """The last epoch of every run, with its ``point`` and ``score`` (the accuracy of
-    :func:`scored_on`)."""
-    last = log[log["epoch"] == log["epoch"].max()].copy()
+    """The last epoch of every run (a point may change the epochs), with its ``point``
+    and ``score`` (the accuracy of :func:`scored_on`)."""
+    last = log[log["epoch"] == log.groupby(["point", *RUN])["epoch"].transform("max")]
     column = "val_accuracy" if scored_on(log) == "validation" else "test_accuracy"
     return last.assign(score=last[column])
 
@@ -229,13 +237,37 @@ def run_sweep(
     sweep_points: list[Point],
     prepared_dir: str | Path,
     runs_dir: Path,
-) -> pd.DataFrame:
-    """:func:`run_points` on the experiment's data, loaded once as ``settings`` (the
-    sweep's) ask."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The trials (:func:`run_points` of ``sweep_points``) and, when the sweep names
+    ``confirm_seeds`` and every trial is stored, the confirmation runs: the point
+    :func:`chosen` for each model and optimizer, run again on those new seeds (the tuned
+    protocol's comparison, free of the selection's optimism). The experiment's data are
+    loaded once, as ``settings`` (the sweep's) ask. Returns both logs (the second empty
+    when there is none)."""
     device = resolve_device(settings["device"])
     splits = load_splits(settings["experiment"], settings, prepared_dir, device)
     data_id = fingerprint(prepared_dir, settings["experiment"])
-    return run_points(settings, sweep_points, splits, runs_dir, data_id)
+    trials = run_points(settings, sweep_points, splits, runs_dir, data_id)
+    complete = stored_runs(trials) == expected_runs(settings, sweep_points)
+    if not settings["confirm_seeds"] or not complete:
+        return trials, trials.iloc[:0]
+    choice = chosen(point_table(trials, sweep_points), sweep_points)
+    again = settings | {"seeds": settings["confirm_seeds"]}
+    return trials, run_points(again, confirmation_points(choice), splits, runs_dir, data_id)
+
+
+def confirmation_points(choice: dict[str, dict[str, Any]]) -> list[Point]:
+    """The point :func:`chosen` for each model and optimizer, on that model only."""
+    return [
+        Point(optimizer, tuple(sorted(entry["values"].items())), model)
+        for model, per_optimizer in choice.items()
+        for optimizer, entry in per_optimizer.items()
+    ]
+
+
+def stored_runs(log: pd.DataFrame) -> int:
+    """How many runs ``log`` holds."""
+    return log.groupby(["point", *RUN]).ngroups if len(log) else 0
 
 
 def run_points(
@@ -256,9 +288,11 @@ def run_points(
     return pd.concat(stored or frames[:1], ignore_index=True)
 
 
-def expected_runs(base: dict[str, Any], sweep_points: list[Point]) -> int:
-    """How many runs the sweep has: points x models x seeds."""
-    return len(sweep_points) * len(base["models"]) * len(base["seeds"])
+def expected_runs(settings: dict[str, Any], sweep_points: list[Point]) -> int:
+    """How many runs ``sweep_points`` make: each point on its model (or every model of
+    ``settings``) times the seeds."""
+    models = sum(1 if p.model else len(settings["models"]) for p in sweep_points)
+    return models * len(settings["seeds"])
 
 
 def values_table(sweep_points: list[Point]) -> pd.DataFrame:
@@ -269,29 +303,48 @@ def values_table(sweep_points: list[Point]) -> pd.DataFrame:
 
 
 def write_summaries(
-    log: pd.DataFrame,
+    trials: pd.DataFrame,
+    confirmation: pd.DataFrame,
     sweep_points: list[Point],
     settings: dict[str, Any],
     out_dir: Path,
     metrics_path: Path,
-) -> pd.DataFrame:
-    """``points.csv`` (:func:`point_table`) and ``log.csv`` under ``out_dir`` and the
-    metrics JSON (``runs``: stored and expected; ``scored_on``; ``chosen``:
-    :func:`chosen`); derived files are removed first. Returns the point table."""
+) -> dict[str, pd.DataFrame]:
+    """Under ``out_dir``: ``points.csv`` (:func:`point_table`) and ``log.csv`` of the
+    trials; with confirmation runs, ``confirmation_log.csv`` and ``comparison.csv``
+    (:func:`fuse_repro.image.comparison.comparison_table`). The metrics JSON: ``runs``
+    (trials stored and expected), ``scored_on``, ``chosen`` (:func:`chosen`) and
+    ``confirmation`` (runs stored and expected, when the sweep has confirm seeds).
+    Derived files are removed first. Returns the tables written."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("points.csv", "log.csv"):
+    for name in DERIVED:
         (out_dir / name).unlink(missing_ok=True)
-    stored = log.groupby(["point", "model", "seed"]).ngroups if len(log) else 0
     document: dict[str, Any] = {
-        "runs": {"stored": stored, "expected": expected_runs(settings, sweep_points)}
+        "runs": {"stored": stored_runs(trials), "expected": expected_runs(settings, sweep_points)}
     }
-    table = point_table(log, sweep_points) if len(log) else pd.DataFrame()
-    if len(log):
-        log.to_csv(out_dir / "log.csv", index=False)
-        table.to_csv(out_dir / "points.csv", index=False)
-        document |= {"scored_on": scored_on(log), "chosen": chosen(table, sweep_points)}
+    tables: dict[str, pd.DataFrame] = {}
+    if len(trials):
+        tables["points"] = point_table(trials, sweep_points)
+        document |= {
+            "scored_on": scored_on(trials),
+            "chosen": chosen(tables["points"], sweep_points),
+        }
+        trials.to_csv(out_dir / "log.csv", index=False)
+    if settings["confirm_seeds"]:
+        optimizers = len({point.optimizer for point in sweep_points})
+        expected = len(settings["models"]) * optimizers * len(settings["confirm_seeds"])
+        document["confirmation"] = {"stored": stored_runs(confirmation), "expected": expected}
+    if len(confirmation):
+        tables["comparison"] = comparison_table(confirmation)
+        confirmation.to_csv(out_dir / "confirmation_log.csv", index=False)
+    for name, table in tables.items():
+        table.to_csv(out_dir / f"{name}.csv", index=False)
     metrics_path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
-    return table
+    return tables
+
+
+DERIVED = ("points.csv", "log.csv", "comparison.csv", "confirmation_log.csv")
+"""The files :func:`write_summaries` derives (removed before it writes)."""
 
 
 def label(point_key: str) -> str:
