@@ -7,9 +7,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fuse_repro.core.paths import sweep_dir, sweep_metrics_path
 from fuse_repro.core.schema import ParamsError
 from fuse_repro.image import sweeps
 from fuse_repro.image.plots import sweep_figure
+from fuse_repro.image.report import sweep_section
 from fuse_repro.image.runs import Splits
 from fuse_repro.params import load, resolve_sweep
 from tests.helpers import ROOT, synthetic_splits
@@ -170,3 +172,29 @@ def test_the_chosen_points_run_again_on_the_confirmation_seeds_and_are_compared(
     by = finals.set_index(["optimizer", "seed"])["test_accuracy"]
     expected = (by["fuse_pv_epoch"] - by["adam"]).mean()
     assert comparison.iloc[0]["difference"] == pytest.approx(expected)
+
+
+def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(tiny_sweep, tmp_path):
+    settings, found, splits, log, runs = tiny_sweep
+    root, name = tmp_path, "tiny"
+    out, metrics_file = sweep_dir(root, name), sweep_metrics_path(root, name)
+    out.mkdir(parents=True)
+    choice = sweeps.chosen(sweeps.point_table(log, found), found)
+    confirming = dict(settings, seeds=settings["confirm_seeds"])
+    confirmation = sweeps.run_points(
+        confirming, sweeps.confirmation_points(choice), splits, runs, "synthetic"
+    )
+    sweeps.write_summaries(log, confirmation, found, settings, out, metrics_file)
+    text = "\n".join(str(item) for item in sweep_section(name, settings, root))
+    assert "6 of 6 runs stored" in text and "4 of 4 runs stored" in text
+    for optimizer in ("Adam", "FUSE-PV (epoch)"):
+        assert f"| {optimizer}" in text
+    assert text.count("| MLP ") == 2 + 3  # a best point per optimizer, 3 measures x 1 pair
+    empty = "\n".join(sweep_section("nothing", settings, _no_runs(tmp_path / "x", "nothing")))
+    assert "0 of 6 runs stored" in empty and "python -m fuse_repro.sweep nothing" in empty
+
+
+def _no_runs(root, name):
+    sweep_metrics_path(root, name).parent.mkdir(parents=True)
+    sweep_metrics_path(root, name).write_text('{"runs": {"stored": 0, "expected": 6}}')
+    return root

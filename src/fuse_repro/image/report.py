@@ -40,9 +40,12 @@ def setup_note(settings: dict) -> str:
         f"Setup (params.yaml, scale {settings['scale']}): models {', '.join(settings['models'])}, "
         f"batch {settings['batch_size']}, {settings['epochs']} epochs, seeds {settings['seeds']}, "
         f"{settings['train_size'] or sizes['train']} training images, "
-        f"{settings['test_size'] or sizes['test']} test images scored after every epoch, "
-        f"{normalize}, "
-        f"no augmentation; Adam lr {settings['adam']['lr']}, SGD lr {settings['sgd']['lr']}, "
+        f"{settings['test_size'] or sizes['test']} test images; after every epoch the whole "
+        "training set and the test images are scored (not a fixed subset of the training set "
+        "as AlgoPerf does: the loss rule watches the whole training set's loss; scoring is "
+        f"left out of the wall time), {normalize}, "
+        f"no augmentation; Adam lr {settings['adam']['lr']}, SGD lr {settings['sgd']['lr']} "
+        f"momentum {settings['sgd']['momentum']}, "
         f"L-BFGS = torch.optim.LBFGS(lr={lb['lr']}, history_size={lb['history_size']}, "
         f"max_iter={lb['max_iter']}, max_eval={lb['max_eval']}, strong Wolfe), Adam→SGD "
         f"after {settings['adam_sgd']['switch_epoch']} epochs; FUSE-PV: Adam lr {fp['lr']}, "
@@ -308,7 +311,7 @@ def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
             f"`dvc repro sweep@{name}`."
         )
     if not runs["stored"]:
-        return items
+        return items + confirmation_items(name, metrics, root)
     points = pd.read_csv(sweep_dir(root, name) / "points.csv")
     best = points.loc[points.groupby(["model", "optimizer"], sort=False)["score"].idxmax()]
     tried = points.groupby(["model", "optimizer"]).size()

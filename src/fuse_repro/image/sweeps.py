@@ -22,6 +22,10 @@ A point is scored by its final-epoch accuracy on the validation split (on the te
 when the sweep has none, which the summary says), per seed; each point is compared with
 the best point of its model, paired by seed (:func:`fuse_repro.core.statistics.paired`):
 for a switch rule beside an oracle sweep of switch epochs that gap is the rule's regret.
+With ``confirm_seeds`` the point chosen for each model and optimizer (the best mean score)
+runs again on those new seeds, and the methods are compared on them
+(:mod:`fuse_repro.image.comparison`): the tuned protocol's result, free of the optimism of
+choosing and reporting on the same runs.
 """
 
 from __future__ import annotations
