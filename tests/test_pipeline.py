@@ -55,6 +55,10 @@ def ci_scale(params: dict) -> dict:
             "history_size": [3],
         },
     )
+    for sweep in params["sweeps"].values():  # their switch epochs must fit the shrunk epochs
+        for space in sweep["optimizers"].values():
+            if "fuse_pv.switch_epoch" in space:
+                space["fuse_pv.switch_epoch"] = [0, 1]
     return params
 
 
