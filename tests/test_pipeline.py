@@ -12,6 +12,7 @@ import pytest
 import yaml
 from dvc.repo import Repo
 
+from fuse_repro.toy.settings import STUDIES
 from tests.helpers import MIRROR, ROOT
 
 pytestmark = [
@@ -36,25 +37,26 @@ def ci_scale(params: dict) -> dict:
     cifar.update(seeds=[0], epochs=2, batch_size=64, train_size=256, test_size=256)
     cifar["adam_sgd"]["switch_epoch"] = 1
     cifar["fuse_pv"].update(switch_epoch=1, warmup_epochs=1)
-    toy = params["toy"]["quick"]
-    toy.update(
-        functions=[{"name": "rosenbrock", "dim": 2}, {"name": "ackley", "dim": 3}],
-        starts=2,
-        budget=60,
-        steps_per_epoch=5,
-    )
-    toy["fuse"]["thetas"] = [0.5]
-    toy["fuse_pv"] = {"switch_epoch": 2, "warmup_epochs": 1}
-    toy["ablation"].update(
-        noise_scales=[0.0, 1.0],
-        sweeps={
-            "switch_epoch": [0, 2],
-            "theta": [0.5],
-            "grad_threshold": [0.5],
-            "min_delta": [0.01],
-            "history_size": [3],
-        },
-    )
+    for study in STUDIES:  # new mappings: a study's blocks share toy's (YAML merge keys)
+        toy = params[study]["quick"]
+        toy.update(
+            functions=[{"name": "rosenbrock", "dim": 2}, {"name": "ackley", "dim": 3}],
+            starts=2,
+            budget=60,
+            steps_per_epoch=5,
+            fuse={"thetas": [0.5]},
+            fuse_pv={"switch_epoch": 2, "warmup_epochs": 1},
+        )
+        toy["ablation"] = {
+            "noise_scales": [0.0, params[study]["common"]["noise_scales"][-1]],
+            "sweeps": {
+                "switch_epoch": [0, 2],
+                "theta": [0.5],
+                "grad_threshold": [0.5],
+                "min_delta": [0.01],
+                "history_size": [3],
+            },
+        }
     for sweep in params["sweeps"].values():  # their switch epochs must fit the shrunk epochs
         for space in sweep["optimizers"].values():
             if "fuse_pv.switch_epoch" in space:
@@ -197,4 +199,4 @@ def test_changing_one_experiment_parameter_reruns_that_stage_and_the_report(repo
     assert "Running stage 'image@fashion_mnist'" in rerun
     assert "Running stage 'report'" in rerun
     assert "Running stage 'prepare'" not in rerun
-    assert "Running stage 'toy'" not in rerun and "Running stage 'image@cifar10'" not in rerun
+    assert "Running stage 'toy@" not in rerun and "Running stage 'image@cifar10'" not in rerun

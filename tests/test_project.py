@@ -14,6 +14,7 @@ from dvc.repo import Repo
 from fuse_repro.core.paths import metrics_path, results_dir, sweep_dir, sweep_metrics_path
 from fuse_repro.image.settings import DATASETS
 from fuse_repro.params import load
+from fuse_repro.toy.settings import STUDIES
 from tests.helpers import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -50,7 +51,8 @@ def notebook_stages() -> dict[str, dict]:
 
 def test_one_template_notebook_per_family_and_the_report_each_scale_its_stage():
     assert {p.stem for p in NOTEBOOKS} == {"image", "toy", "sweep", "report"}
-    experiments = [f"image{{}}@{name}" for name in DATASETS] + ["toy{}", "report{}"]
+    experiments = [f"image{{}}@{name}" for name in DATASETS]
+    experiments += [f"toy{{}}@{name}" for name in STUDIES] + ["report{}"]
     expected = {name.format(suffix) for name in experiments for suffix in ("", "_paper")}
     expected |= {f"sweep@{name}" for name in load(ROOT / "params.yaml")["sweeps"]}
     assert set(notebook_stages()) == expected
@@ -77,7 +79,6 @@ def test_stage_outputs_are_where_the_code_writes_them_and_the_paper_scale_is_in_
     if name.startswith("report"):
         expected = [f"reports/{scale}"]
     else:
-        experiment = experiment or "toy"
         expected = [
             str(path.relative_to(ROOT))
             for path in (

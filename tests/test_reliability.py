@@ -78,6 +78,23 @@ def test_a_duplicated_key_is_refused_with_its_line(tmp_path):
         P.load(path)
 
 
+def test_a_key_beside_a_merge_key_replaces_the_merged_one_and_twice_is_refused(tmp_path):
+    """toy_finite_sum's blocks take toy's by YAML merge keys: a key written beside the
+    merge replaces toy's value there only; written twice, it is refused as anywhere."""
+    committed = P.load(ROOT / "params.yaml")
+    toy, finite_sum = (P.resolve(committed, name, "paper") for name in ("toy", "toy_finite_sum"))
+    assert toy["noise_model"] == "tilt" and finite_sum["noise_model"]["terms"] > 0
+    assert finite_sum["starts"] == toy["starts"] and finite_sum["budget"] == toy["budget"]
+    assert finite_sum["ablation"]["selection_starts"] and not toy["ablation"]["selection_starts"]
+    text = (ROOT / "params.yaml").read_text()
+    written = "    noise_scales: [0.01, 0.1] # relative"
+    assert text.count(written) == 1
+    path = tmp_path / "params.yaml"
+    path.write_text(text.replace(written, "    noise_scales: [0.5]\n" + written, 1))
+    with pytest.raises(P.ParamsError, match="duplicate key 'noise_scales'"):
+        P.load(path)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_without_cuda_is_refused_by_the_checker(tmp_path, committed):
     committed["cifar10"]["quick"]["device"] = "cuda"
@@ -256,7 +273,7 @@ def test_dvc_never_records_a_damaged_raw_file_and_failures_keep_outputs():
     ]
     assert "data" not in deps and "data.verified.json" in stages["prepare"]["deps"]
     assert stages["prepare"]["outs"] == [{"prepared": {"persist": True}}]
-    for stage in (stages["image"]["do"], stages["toy"]):
+    for stage in (stages["image"]["do"], stages["toy"]["do"]):
         ((_, options),) = stage["metrics"][0].items()
         assert options == {"cache": False, "persist": True}
 

@@ -5,7 +5,7 @@ import pandas as pd
 from fuse_repro import claims, report
 from fuse_repro.core.paths import results_dir
 from fuse_repro.core.runstore import NUMERICS_VERSION
-from fuse_repro.toy.report import HEADING
+from fuse_repro.toy.report import HEADINGS
 
 
 def test_header_names_the_source_of_the_data():
@@ -24,7 +24,7 @@ def test_header_names_the_numerics_version_of_the_runs():
 
 def test_claims_link_to_their_section_in_the_report_of_their_scale():
     assert claims.link("FashionMNIST", "quick", "quick") == "[FashionMNIST](#fashionmnist)"
-    assert claims.link(HEADING, "paper", "quick") == (
+    assert claims.link(HEADINGS["toy"], "paper", "quick") == (
         "[Toy ablation](../paper/report.md#toy-ablation-test-functions-with-known-minima)"
     )
 

@@ -18,7 +18,8 @@ from fuse_repro.image import claims as image_claims
 from fuse_repro.image.settings import DATASETS
 from fuse_repro.params import resolve
 from fuse_repro.toy import claims as toy_claims
-from fuse_repro.toy.report import HEADING
+from fuse_repro.toy.report import HEADINGS
+from fuse_repro.toy.settings import STUDIES
 
 
 def link(heading: str, scale: str, report_scale: str) -> str:
@@ -44,12 +45,13 @@ def claim_rows(root: Path, params: dict[str, Any], scale: str, report_scale: str
                 row | {"where": where}
                 for row in image_claims.claim_rows(pd.read_csv(log), dataset.label)
             ]
-    comparison = results_dir(root, scale, "toy") / "comparison.csv"
-    if comparison.is_file():
-        target_gap = resolve(params, "toy", scale)["target_gap"]
-        where = link(HEADING, scale, report_scale)
-        rows += [
-            row | {"where": where}
-            for row in toy_claims.claim_rows(pd.read_csv(comparison), target_gap)
-        ]
+    for study, workload in STUDIES.items():
+        comparison = results_dir(root, scale, study) / "comparison.csv"
+        if comparison.is_file():
+            target_gap = resolve(params, study, scale)["target_gap"]
+            where = link(HEADINGS[study], scale, report_scale)
+            rows += [
+                row | {"where": where}
+                for row in toy_claims.claim_rows(pd.read_csv(comparison), target_gap, workload)
+            ]
     return [row | {"scale": scale} for row in rows]

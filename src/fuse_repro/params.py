@@ -47,7 +47,7 @@ EXPERIMENTS = {
     name: schema | {"missing_runs": Choice(MISSING_RUNS)}
     for name, schema in (
         *((name, image_settings.schema(name)) for name in image_settings.DATASETS),
-        ("toy", toy_settings.SCHEMA),
+        *((name, toy_settings.SCHEMA) for name in toy_settings.STUDIES),
     )
 }
 """Each experiment's schema at one scale (``missing_runs``: whether its stage trains the
@@ -104,7 +104,7 @@ def _origin(params: dict[str, Any], experiment: str, scale: str, dotted: str) ->
 
 
 def _relations(experiment: str, block: dict[str, Any], where: str) -> None:
-    if experiment == "toy":
+    if experiment in toy_settings.STUDIES:
         toy_settings.check_relations(block, where)
     else:
         image_settings.check_relations(block, experiment, where)
@@ -197,11 +197,14 @@ def load(path: str | Path = "params.yaml") -> dict[str, Any]:
 
 class UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader that refuses a key written twice in one mapping (plain YAML
-    keeps the last value silently)."""
+    keeps the last value silently); a key given beside a merge key (``<<: *anchor``)
+    replaces the merged one, as YAML specifies."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 raise yaml.constructor.ConstructorError(

@@ -147,6 +147,10 @@ def test_a_sweep_reads_its_runs_back_and_names_the_missing_ones(tiny_sweep, tmp_
     )
     assert json.loads((tmp_path / "m.json").read_text())["runs"] == {"stored": 6, "expected": 8}
     assert len(tables["points"]) == 3
+    assert list(tables["declared"]["point"]) == [p.key for p in extra]
+    none = tmp_path / "none"  # no run at all: the declared points still make a file for git
+    sweeps.write_summaries(log.iloc[:0], log.iloc[:0], extra, reporting, none, tmp_path / "n.json")
+    assert sorted(p.name for p in none.iterdir()) == ["declared.csv"]
 
 
 def test_the_chosen_points_run_again_on_the_confirmation_seeds_and_are_compared(

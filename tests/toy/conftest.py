@@ -21,6 +21,7 @@ def settings(resolved):
     settings["ablation"] = {
         "functions": [{"name": "rosenbrock", "dim": 2}],
         "noise_scales": [0.0, 1.0],
+        "selection_starts": False,
         "sweeps": {
             "switch_epoch": [0, 4],
             "theta": [0.5, 1.0],

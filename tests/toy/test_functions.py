@@ -1,5 +1,5 @@
 """The toy-ablation test functions: minima, gradients, the registry, random starts, the noisy
-objective and the success criterion. Fast, CPU, float64."""
+and finite-sum objectives and the success criterion. Fast, CPU, float64."""
 
 import math
 
@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from fuse_repro.toy import functions
-from fuse_repro.toy.functions import NAMES, NoisyObjective, get, random_starts, success
+from fuse_repro.toy.functions import (
+    NAMES,
+    FiniteSumObjective,
+    NoisyObjective,
+    get,
+    random_starts,
+    success,
+)
 
 ND_NAMES = ("rosenbrock", "extended_rosenbrock", "rastrigin", "ackley", "styblinski_tang")
 CASES = [(name, None) for name in NAMES] + [
@@ -251,6 +258,100 @@ def test_noisy_objective_rejects_negative_noise():
     for bad in (-0.1, float("nan")):
         with pytest.raises(ValueError, match="noise_scale must be >= 0"):
             NoisyObjective(get("beale"), bad, seed=0)
+
+
+def test_a_longer_stream_of_starts_begins_with_the_shorter_one():
+    """Selection starts are starts n..2n-1 of the seeded stream: the first n must not
+    depend on how many are drawn."""
+    for fn in (get("rosenbrock", 10), get("beale")):
+        assert torch.equal(random_starts(fn, 100, seed=3), random_starts(fn, 200, seed=3)[:100])
+
+
+FINITE_SUM = {"terms": 16, "batch": 4, "cycles": 1.0}
+
+
+def _finite_sum(fn, scale, seed=0, start=None, **model):
+    start = random_starts(fn, 1, seed=5)[0] if start is None else start
+    return FiniteSumObjective(fn, scale, seed, start, **(FINITE_SUM | model))
+
+
+def test_finite_sum_terms_average_to_f_exactly():
+    fn = get("six_hump_camel")
+    objective = _finite_sum(fn, 0.5)
+    objective._chosen = torch.arange(objective.terms)  # every term at once: their mean is f
+    for x in random_starts(fn, 5, seed=1):
+        torch.testing.assert_close(objective(x), fn.f(x), rtol=0, atol=1e-12)
+    objective.batch()
+    x = torch.tensor([0.3, -0.2], dtype=torch.float64)
+    assert abs(objective(x).item() - fn.f(x).item()) > 1e-3  # a batch alone is not f
+
+
+def test_finite_sum_noise_zero_is_exactly_f_and_seeds_fix_the_batches():
+    fn = get("rosenbrock", 3)
+    x = torch.tensor([0.5, -0.25, 2.0], dtype=torch.float64)
+    assert torch.equal(_finite_sum(fn, 0.0)(x), fn.f(x))
+
+    def trace(seed):
+        objective, values = _finite_sum(fn, 0.1, seed), []
+        for _ in range(4):
+            values.append(objective(x))
+            assert torch.equal(objective(x), values[-1])  # fixed within a batch
+            objective.batch()
+        return torch.stack(values)
+
+    assert torch.equal(trace(3), trace(3))
+    assert not torch.equal(trace(3), trace(4))
+    assert len(set(trace(3).tolist())) == 4  # a new batch each time
+
+
+def test_finite_sum_batch_gradient_error_is_relative_to_the_start_gradient():
+    """Averaged over 100 draws of the terms and 40 batches each, the batch gradient's error
+    at the start has mean square (scale * |grad f(x0)|)^2 (within 10 %), at two functions
+    whose start gradients differ by orders of magnitude: the noise is relative."""
+    for fn in (get("rosenbrock", 2), get("himmelblau")):
+        start = random_starts(fn, 1, seed=2)[0]
+        true = _grad(fn.f, start)
+        squares = []
+        for seed in range(100):
+            objective = _finite_sum(fn, 0.3, seed, start)
+            for _ in range(40):
+                objective.batch()
+                squares.append((_grad(objective, start) - true).square().sum())
+        expected = (0.3 * torch.linalg.vector_norm(true)) ** 2
+        assert torch.stack(squares).mean().item() == pytest.approx(expected.item(), rel=0.1)
+
+
+def test_finite_sum_curvature_is_noisy_where_the_tilt_leaves_it_exact():
+    fn = get("rosenbrock", 2)
+    x = torch.tensor([0.2, 0.7], dtype=torch.float64)
+    exact = torch.autograd.functional.hessian(fn.f, x)
+    tilt = torch.autograd.functional.hessian(NoisyObjective(fn, 1.0, seed=0), x)
+    finite_sum = torch.autograd.functional.hessian(_finite_sum(fn, 0.3), x)
+    torch.testing.assert_close(tilt, exact)
+    assert (finite_sum - exact).abs().max().item() > 1.0
+
+
+def test_finite_sum_batches_stay_bounded_below_far_out():
+    """Each term's perturbation is at most its amplitude, so a batch of a function bounded
+    below stays bounded below (the tilt's is not): on Ackley, far out, the batch is
+    within that amplitude of f."""
+    fn = get("ackley", 2)
+    objective = _finite_sum(fn, 1.0)
+    amplitude = objective._amplitudes.abs().max().item()
+    for far in (1e3, 1e6):
+        x = torch.tensor([far, -far], dtype=torch.float64)
+        assert abs(objective(x).item() - fn.f(x).item()) <= amplitude
+    tilt = NoisyObjective(fn, 1.0, seed=0)
+    assert tilt(-1e6 * tilt._direction).item() < -1e5  # the tilt's batch is unbounded below
+
+
+def test_finite_sum_rejects_bad_arguments():
+    fn = get("beale")
+    with pytest.raises(ValueError, match="noise_scale must be >= 0"):
+        _finite_sum(fn, -1.0)
+    for model in ({"terms": 15}, {"batch": 16}, {"batch": 0}):
+        with pytest.raises(ValueError, match="even terms"):
+            _finite_sum(fn, 0.1, **model)
 
 
 def test_success_is_distance_to_the_nearest_global_minimizer():

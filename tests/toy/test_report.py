@@ -91,3 +91,52 @@ def test_no_cell_stored_leaves_only_the_metrics_and_a_report_that_says_so(settin
     assert list(out.iterdir()) == [out / "grid.csv"]
     text = "\n".join(i for i in toy_report.section(settings, tmp_path) if isinstance(i, str))
     assert "Not yet run" in text and "python -m fuse_repro.train toy --scale quick" in text
+
+
+def test_finite_sum_study_chooses_its_settings_on_separate_starts(settings, tmp_path):
+    """The finite-sum study end to end: its cells carry the noise model in their keys (the
+    tilt's keys do not change when the model is written out), the ablation runs on the
+    reported starts and on the selection starts (n..2n-1, stored under their own names),
+    and the report states the value chosen on the selection starts and its result on the
+    reported ones."""
+    tilt = {cell.file_name(settings) for cell in toy.grid(settings)}
+    assert tilt == {
+        cell.file_name(dict(settings, noise_model="tilt")) for cell in toy.grid(settings)
+    }
+    settings = dict(
+        settings,
+        experiment="toy_finite_sum",
+        noise_model={"terms": 8, "batch": 2, "cycles": 1.0},
+        noise_scales=[0.1],
+        budget=60,
+        optimizers=["adam", "fuse_pv_epoch", "fuse_pv_gradient", "fuse_pv_loss"],
+    )
+    settings["ablation"] = dict(
+        settings["ablation"],
+        noise_scales=[0.1],
+        selection_starts=True,
+        sweeps={
+            "switch_epoch": [0, 4],
+            "theta": [0.5],
+            "grad_threshold": [],
+            "min_delta": [],
+            "history_size": [],
+        },
+    )
+    names = {cell.file_name(settings) for cell in toy.grid(settings)}
+    assert not names & tilt
+    assert sum("@selection" in name for name in names) == 3
+    log = toy.run_cells(settings, tmp_path / "runs")
+    runs = toy_results.record_part(log, "run")
+    chosen = runs[runs["variant"].str.endswith("@selection")]
+    assert set(chosen["start"]) == {2, 3} and set(runs["start"]) == {0, 1, 2, 3}
+    out = results_dir(tmp_path, settings["scale"], "toy_finite_sum")
+    metrics_file = metrics_path(tmp_path, settings["scale"], "toy_finite_sum")
+    tables = toy_results.write_summaries(log, settings, out, metrics_file, toy.cell_keys(settings))
+    ablation = tables["ablation"]
+    assert sorted(ablation.groupby("starts").size().items()) == [("reported", 3), ("selection", 3)]
+    assert "@selection" not in "".join(tables["comparison"]["variant"])
+    text = "\n".join(i for i in toy_report.section(settings, tmp_path) if isinstance(i, str))
+    assert "Toy ablation on finite sums" in text and "Finite sums: f is the mean of 8" in text
+    assert text.count("chosen on the selection starts") == 2  # switch_epoch and theta
+    assert "Noise-free" not in text  # no noise-free cells in this study

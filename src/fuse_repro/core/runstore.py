@@ -46,6 +46,15 @@ def digest(*parts: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def later_settings(settings: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
+    """The settings of ``earlier`` (settings added after runs were stored, each with the
+    value that gives what those runs did) whose value in ``settings`` differs from it: only
+    these enter a run's identity, so adding an option keeps every stored run valid. A
+    setting ``settings`` lacks (as the golden logs' settings predate it) has its earlier
+    value."""
+    return {k: settings[k] for k, old in earlier.items() if settings.get(k, old) != old}
+
+
 MISSING_RUNS = ("train", "report")
 """What a stage does with the runs its grid lacks: ``train`` them (the quick scale), or
 ``report`` them as missing and summarise the runs present (the paper scale, whose runs are

@@ -56,7 +56,7 @@ from fuse import gradient_norm
 from fuse_repro.core.data import fingerprint, load_prepared
 from fuse_repro.core.distributed import SINGLE_PROCESS, World, launch
 from fuse_repro.core.optimizers import COUNTERS, REGISTRY, build_optimizer
-from fuse_repro.core.runstore import digest, stored_runs
+from fuse_repro.core.runstore import digest, later_settings, stored_runs
 from fuse_repro.image.models import build_model
 from fuse_repro.image.settings import BATCH_NORM_UPDATES
 
@@ -466,9 +466,7 @@ def run_key(
     run itself, the log's columns, the data, the device type (``cpu``, ``cuda``), and
     (:func:`digest`) the torch version and the numerics version."""
     training = {k: settings[k] for k in TRAINING_SETTINGS}
-    training |= {
-        k: settings[k] for k, old in LATER_SETTINGS.items() if later_setting(settings, k) != old
-    }
+    training |= later_settings(settings, LATER_SETTINGS)
     optimizer = REGISTRY[run[1]].identity(settings)
     return digest(training, optimizer, list(run), LOG_COLUMNS, data_id, device_type)
 

@@ -314,8 +314,10 @@ def write_summaries(
     out_dir: Path,
     metrics_path: Path,
 ) -> dict[str, pd.DataFrame]:
-    """Under ``out_dir``: ``points.csv`` (:func:`point_table`) and ``log.csv`` of the
-    trials; with confirmation runs, ``confirmation_log.csv`` and ``comparison.csv``
+    """Under ``out_dir``: ``declared.csv`` (every declared point: key, optimizer, model and
+    swept values, stored or not, so that the folder is never empty and git holds it);
+    ``points.csv`` (:func:`point_table`) and ``log.csv`` of the trials; with confirmation
+    runs, ``confirmation_log.csv`` and ``comparison.csv``
     (:func:`fuse_repro.image.comparison.comparison_table`). The metrics JSON: ``runs``
     (trials stored and expected), ``scored_on``, ``chosen`` (:func:`chosen`) and
     ``confirmation`` (runs stored and expected, when the sweep has confirm seeds).
@@ -326,7 +328,14 @@ def write_summaries(
     document: dict[str, Any] = {
         "runs": {"stored": stored_runs(trials), "expected": expected_runs(settings, sweep_points)}
     }
-    tables: dict[str, pd.DataFrame] = {}
+    tables = {
+        "declared": pd.DataFrame(
+            [
+                {"point": p.key, "optimizer": p.optimizer, "model": p.model, **dict(p.values)}
+                for p in sweep_points
+            ]
+        )
+    }
     if len(trials):
         tables["points"] = point_table(trials, sweep_points)
         document |= {
@@ -347,7 +356,7 @@ def write_summaries(
     return tables
 
 
-DERIVED = ("points.csv", "log.csv", "comparison.csv", "confirmation_log.csv")
+DERIVED = ("declared.csv", "points.csv", "log.csv", "comparison.csv", "confirmation_log.csv")
 """The files :func:`write_summaries` derives (removed before it writes)."""
 
 

@@ -70,9 +70,9 @@ def sign_test(comparison: pd.DataFrame, ours: str, reference: str, target_gap: f
     return SignTest(wins, losses, ties, float(p))
 
 
-def claim_rows(comparison: pd.DataFrame, target_gap: float) -> list[dict]:
-    """The claims tested on the test functions (a claim whose variants are missing is
-    left out)."""
+def claim_rows(comparison: pd.DataFrame, target_gap: float, workload: str) -> list[dict]:
+    """The claims tested on one study of the test functions, named ``workload`` (a claim
+    whose variants are missing is left out)."""
     present = set(comparison["variant"])
     claims = (
         (
@@ -89,7 +89,7 @@ def claim_rows(comparison: pd.DataFrame, target_gap: float) -> list[dict]:
         rows.append(
             {
                 "claim": claim,
-                "workload": "test functions",
+                "workload": workload,
                 "measure": "function × noise comparisons (success, final gap, evaluations)",
                 "evidence": f"{LABELS[FUSE_PV]}: "
                 + "; ".join(t.describe(ref) for ref, t in zip(references, tests)),

@@ -372,6 +372,83 @@ class NoisyObjective:
         return value + self.noise_scale * (self._offset + x @ self._direction)
 
 
+class FiniteSumObjective:
+    """``fn.f`` as the mean of ``terms`` smooth terms, of which each step samples ``batch``:
+    the toy analogue of a mini-batch loss whose curvature is noisy too.
+
+    The terms come in pairs that cancel (Bottou, Curtis & Nocedal, SIAM Review 60(2), 2018,
+    eq. 4.1 for the finite-sum setting)::
+
+        f_j(x) = f(x) + s_j * sigma * sqrt(2 / d) / omega * sin(a_j . x + b_j),
+        s_j = +1 for j < terms / 2 and -1 for the pair's other half,
+
+    with ``a_j ~ N(0, omega^2 I_d)`` and ``b_j ~ U[0, 2 pi)`` drawn once from ``seed``, so
+    ``(1 / terms) sum_j f_j = f`` exactly (f* and the minimisers stay those of ``fn``),
+    and each step's objective is the mean of ``batch`` terms drawn without replacement.
+    A term's gradient perturbation ``s_j sigma sqrt(2 / d) cos(a_j . x + b_j) a_j / omega``
+    has ``E |.|^2 = sigma^2`` over the draw of ``a_j, b_j`` at every x; the mean of
+    ``batch`` of ``terms`` has variance ``sigma^2 / batch * (terms - batch) / (terms - 1)``
+    (sampling without replacement), so ``sigma`` is set to make the batch gradient's error
+    have RMS norm ``noise_scale * |grad f(start)|``: noise relative to the start's gradient,
+    the same signal-to-noise at the start for every function. Its Hessian perturbation
+    ``-s_j sigma sqrt(2 / d) / omega sin(a_j . x + b_j) a_j a_j^T`` is of order
+    ``sigma omega sqrt(d)``, growing with the frequency ``omega = 2 pi cycles / w`` (``w``
+    the mean side of ``fn.domain``), so the curvature pairs L-BFGS collects on one batch
+    differ from ``f``'s (the linear tilt of :class:`NoisyObjective` leaves them exact); unlike
+    :class:`NoisyObjective`'s linear tilt, every batch's function is bounded below wherever
+    ``f`` is.
+
+    Batch semantics as :class:`NoisyObjective`: the constructor draws the first batch,
+    :meth:`batch` the next; ``noise_scale = 0`` returns exactly ``f(x)``.
+    """
+
+    def __init__(
+        self,
+        fn: TestFunction,
+        noise_scale: float,
+        seed: int,
+        start: torch.Tensor,
+        terms: int,
+        batch: int,
+        cycles: float,
+    ):
+        if not noise_scale >= 0:
+            raise ValueError(f"noise_scale must be >= 0, got {noise_scale!r}")
+        if terms < 2 or terms % 2 or not 1 <= batch < terms:
+            raise ValueError(
+                f"need an even terms >= 2 and 1 <= batch < terms, got {terms}, {batch}"
+            )
+        self.fn, self.terms, self.batch_size = fn, terms, batch
+        self._generator = torch.Generator().manual_seed(seed)
+        low, high = fn.domain
+        omega = 2.0 * math.pi * cycles / float((high - low).mean())
+        half = terms // 2
+        frequencies = omega * torch.randn(half, fn.dim, generator=self._generator, dtype=DTYPE)
+        phases = 2.0 * math.pi * torch.rand(half, generator=self._generator, dtype=DTYPE)
+        self._frequencies = torch.cat([frequencies, frequencies])
+        self._phases = torch.cat([phases, phases])
+        signs = torch.cat([torch.ones(half, dtype=DTYPE), -torch.ones(half, dtype=DTYPE)])
+        point = start.detach().clone().requires_grad_(True)
+        (gradient,) = torch.autograd.grad(fn.f(point), point)
+        batch_error = math.sqrt((terms - batch) / (batch * (terms - 1)))
+        sigma = noise_scale * float(torch.linalg.vector_norm(gradient)) / batch_error
+        self._amplitudes = signs * sigma * math.sqrt(2.0 / fn.dim) / omega
+        self.noise_scale = float(noise_scale)
+        self.batch()
+
+    def batch(self) -> None:
+        """Sample the next ``batch`` terms (without replacement)."""
+        self._chosen = torch.randperm(self.terms, generator=self._generator)[: self.batch_size]
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        value = self.fn.f(x)
+        if self.noise_scale == 0:
+            return value
+        chosen = self._chosen
+        waves = torch.sin(x @ self._frequencies[chosen].T + self._phases[chosen])
+        return value + (waves * self._amplitudes[chosen]).mean(-1)
+
+
 def success(fn: TestFunction, x: torch.Tensor, tol: float) -> torch.Tensor:
     """Basin success: True where the Euclidean distance from ``x`` to the nearest known
     global minimiser is <= ``tol``.

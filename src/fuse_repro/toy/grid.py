@@ -18,17 +18,26 @@ OVERRIDABLE = {
 }
 
 
+SELECTION = "@selection"
+"""The suffix of a variant that runs on the selection starts (see :class:`Variant`)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Variant:
     """An optimizer name and the settings it overrides, e.g. ``Variant("fuse",
-    {"theta": 0.5})``; ``key`` names it in logs, file names and metrics."""
+    {"theta": 0.5})``; ``key`` names it in logs, file names and metrics. ``selection``:
+    the variant runs on the selection starts (starts ``n .. 2n - 1`` of the study's seeded
+    stream, where the reported ones are ``0 .. n - 1``), on which an ablation chooses its
+    settings; its key ends in :data:`SELECTION`."""
 
     optimizer: str
     settings: dict[str, float] = field(default_factory=dict)
+    selection: bool = False
 
     @property
     def key(self) -> str:
-        return self.optimizer + "".join(f"-{k}={v:g}" for k, v in self.settings.items())
+        settings = "".join(f"-{k}={v:g}" for k, v in self.settings.items())
+        return self.optimizer + settings + (SELECTION if self.selection else "")
 
     def applied_to(self, base: dict[str, Any]) -> dict[str, Any]:
         """``base`` with this variant's settings in their blocks."""
@@ -72,8 +81,15 @@ ABLATED_OPTIMIZER = {
 
 
 def ablation_variants(settings: dict[str, Any]) -> dict[str, list[Variant]]:
-    """Per swept setting of ``settings["ablation"]["sweeps"]``, one variant per value."""
+    """Per swept setting of ``settings["ablation"]["sweeps"]``, one variant per value on
+    the reported starts and, with ``ablation.selection_starts``, one more on the selection
+    starts (the value is chosen there and reported on the others)."""
+    sets = (False, True) if settings["ablation"]["selection_starts"] else (False,)
     return {
-        name: [Variant(ABLATED_OPTIMIZER[name], {name: value}) for value in values]
+        name: [
+            Variant(ABLATED_OPTIMIZER[name], {name: value}, selection)
+            for selection in sets
+            for value in values
+        ]
         for name, values in settings["ablation"]["sweeps"].items()
     }

@@ -38,8 +38,14 @@ from tqdm import tqdm
 
 from fuse_repro.core.optimizers import REGISTRY, build_optimizer
 from fuse_repro.core.processes import cores
-from fuse_repro.core.runstore import digest, stored_runs
-from fuse_repro.toy.functions import NoisyObjective, TestFunction, get, random_starts
+from fuse_repro.core.runstore import digest, later_settings, stored_runs
+from fuse_repro.toy.functions import (
+    FiniteSumObjective,
+    NoisyObjective,
+    TestFunction,
+    get,
+    random_starts,
+)
 from fuse_repro.toy.grid import Variant, ablation_variants, function_key, main_variants
 from fuse_repro.toy.summary import RECORD_COLUMNS, cell_record
 
@@ -101,6 +107,19 @@ def trajectory_table(
     )
 
 
+def noisy_objective(
+    fn: TestFunction, noise: float, seed: int, start: torch.Tensor, settings: dict[str, Any]
+) -> NoisyObjective | FiniteSumObjective:
+    """The stochastic objective of ``settings["noise_model"]``: ``tilt`` (gradient noise of
+    std ``noise`` per coordinate, :class:`~fuse_repro.toy.functions.NoisyObjective`) or a
+    finite sum (its ``terms``, ``batch`` and ``cycles``; batch gradient error of RMS
+    ``noise`` times ``|grad f(start)|``, :class:`~fuse_repro.toy.functions.FiniteSumObjective`)."""
+    model = settings.get("noise_model", LATER_SETTINGS["noise_model"])
+    if model == "tilt":
+        return NoisyObjective(fn, noise, seed)
+    return FiniteSumObjective(fn, noise, seed, start, **model)
+
+
 def torch_run(
     fn: TestFunction,
     variant: Variant,
@@ -111,7 +130,7 @@ def torch_run(
 ) -> pd.DataFrame:
     """Minimise ``fn`` from ``start`` with a torch optimizer (see the module docstring)."""
     x = start.clone().requires_grad_(True)
-    objective = NoisyObjective(fn, noise, noise_seed)
+    objective = noisy_objective(fn, noise, noise_seed, start, settings)
     optimizer = build_optimizer(
         variant.optimizer, [x], variant.applied_to(settings), **variant.arguments
     )
@@ -199,9 +218,10 @@ def cell_runs(
 ) -> pd.DataFrame:
     """Every start of one function x variant x noise scale, as one table."""
     fn = get(spec["name"], spec["dim"])
-    starts = random_starts(fn, settings["starts"], settings["seed"])
+    indices = start_indices(variant, settings)
+    starts = random_starts(fn, indices.stop, settings["seed"])
     frames = []
-    for index, start in enumerate(starts):
+    for index, start in zip(indices, starts[indices]):
         if variant.optimizer == "scipy":
             frame = scipy_run(fn, start, settings)
         else:
@@ -210,6 +230,14 @@ def cell_runs(
     table = pd.concat(frames, ignore_index=True)
     table = table.assign(function=function_key(spec), variant=variant.key, noise=noise)
     return table[LOG_COLUMNS]
+
+
+def start_indices(variant: Variant, settings: dict[str, Any]) -> range:
+    """The starts a variant runs from, by their index in the study's seeded stream
+    (:func:`~fuse_repro.toy.functions.random_starts`, whose first ``n`` points are the same
+    for any longer stream): ``0 .. n - 1``, or on the selection starts ``n .. 2n - 1``."""
+    n = settings["starts"]
+    return range(n, 2 * n) if variant.selection else range(n)
 
 
 def cell_result(
@@ -227,8 +255,9 @@ def check_cell(cell: Cell, table: pd.DataFrame, settings: dict[str, Any]) -> str
     if list(table.columns) != RECORD_COLUMNS:
         return f"columns {list(table.columns)}, expected {RECORD_COLUMNS}"
     starts = sorted(table.loc[table["part"] == "run", "start"])
-    if starts != list(range(settings["starts"])):
-        return f"run rows for starts {starts}, expected 0..{settings['starts'] - 1}"
+    expected = start_indices(cell.variant, settings)
+    if starts != list(expected):
+        return f"run rows for starts {starts}, expected {expected.start}..{expected.stop - 1}"
     if not (table["part"] == "curve").any():
         return "no curve rows"
     steps = table.loc[table["part"] == "path", "step"].tolist()
@@ -245,6 +274,8 @@ def check_cell(cell: Cell, table: pd.DataFrame, settings: dict[str, Any]) -> str
 # Settings every run depends on (the lists that only choose which cells run are left out);
 # each cell adds its own optimizer's blocks.
 RUN_SETTINGS = ("starts", "seed", "budget", "target_gap", "steps_per_epoch")
+LATER_SETTINGS = {"noise_model": "tilt"}
+"""Run settings added after cells were stored (:func:`~fuse_repro.core.runstore.later_settings`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,6 +291,7 @@ class Cell:
         cell's numbers depend on: the run settings, its own optimizer's settings (with the
         variant's overrides), the function, variant, noise scale and the record's columns."""
         run_settings = {k: settings[k] for k in RUN_SETTINGS}
+        run_settings |= later_settings(settings, LATER_SETTINGS)
         optimizer = REGISTRY[self.variant.optimizer].identity(self.variant.applied_to(settings))
         key = digest(
             run_settings, optimizer, self.spec, self.variant.key, self.noise, RECORD_COLUMNS

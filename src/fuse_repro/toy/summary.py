@@ -29,7 +29,8 @@ SUMMARY_COLUMNS = [
 CURVE_COLUMNS = ["evals", "q25", "median", "q75"]
 PATH_COLUMNS = ["step", "evals", "wall_time", "gap", "phase", "switch_step", "x0", "x1"]
 PATH_START = 0
-"""The start whose whole path a cell keeps (2-D functions: the contour figures)."""
+"""The start whose whole path a cell of the reported starts keeps (2-D functions: the
+contour figures)."""
 RECORD_COLUMNS = list(
     dict.fromkeys(["part", *RUN_KEYS, *SUMMARY_COLUMNS, *CURVE_COLUMNS, *PATH_COLUMNS])
 )
@@ -92,11 +93,12 @@ def run_summary(log: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
 def cell_record(log: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
     """What the study keeps of one cell's per-step log (all starts of one function,
     variant and noise scale): :func:`run_summary` per start, :func:`gap_quantiles` over the
-    starts, and the path of start :data:`PATH_START` on a 2-D function. Every table and
+    starts, and the path of its first start (:data:`PATH_START`; on the selection starts,
+    the first of those) on a 2-D function. Every table and
     figure reads these alone, so a cell's record is small enough for git at the paper scale
     (its per-step log is not: ``fuse_repro.toy.runs.cell_runs`` rebuilds it on demand, with
     the same numbers, the seeds being fixed)."""
-    path = log[(log["start"] == PATH_START) & log["x0"].notna()]
+    path = log[(log["start"] == log["start"].min()) & log["x0"].notna()]
     parts = {
         "run": run_summary(log, settings),
         "curve": gap_quantiles(log, settings["budget"]),
@@ -185,17 +187,26 @@ def performance_profiles(summary: pd.DataFrame, comparison: pd.DataFrame) -> pd.
 
 
 def ablation(cells: pd.DataFrame, settings: dict[str, Any]) -> pd.DataFrame:
-    """:func:`cell_summary` rows of the ablation, with the swept ``setting`` and ``value``."""
+    """:func:`cell_summary` rows of the ablation, with the swept ``setting`` and ``value``
+    and the ``starts`` they ran from: ``reported`` or ``selection``
+    (:class:`~fuse_repro.toy.grid.Variant`)."""
     functions = [function_key(spec) for spec in settings["ablation"]["functions"]]
     frames = []
     for setting, variants in ablation_variants(settings).items():
         values = {v.key: dict(v.settings)[setting] for v in variants}
+        starts = {v.key: "selection" if v.selection else "reported" for v in variants}
         rows = cells[
             cells["function"].isin(functions)
             & cells["variant"].isin(values)
             & cells["noise"].isin(settings["ablation"]["noise_scales"])
         ]
-        frames.append(rows.assign(setting=setting, value=rows["variant"].map(values)))
+        frames.append(
+            rows.assign(
+                setting=setting,
+                value=rows["variant"].map(values),
+                starts=rows["variant"].map(starts),
+            )
+        )
     return pd.concat(frames, ignore_index=True)
 
 
