@@ -30,7 +30,7 @@ OPTIMIZERS = ["sgd", "adam", "lbfgs", "adam_sgd", "fuse_pv_epoch", "fuse_pv_loss
 # -------------------------------------------------------------------- the grid
 def test_every_run_logs_every_epoch(grid_log, fashion_config):
     frame, runs = grid_log
-    assert list(frame.columns) == LOG_COLUMNS
+    assert list(frame.columns) == [*LOG_COLUMNS, "charged_evals"]  # the budget, derived
     assert len(frame) == len(fashion_config["optimizers"]) * 2 * (fashion_config["epochs"] + 1)
     assert len(list(runs.glob("*.csv.gz"))) == len(fashion_config["optimizers"]) * 2
     assert not list(runs.glob("*.tmp"))
@@ -91,7 +91,8 @@ def test_rerun_keeps_finished_runs_and_never_deletes_others(
         train_module,
         "train_run",
         lambda *a, **k: (
-            trained.append(a[:3]) or frame[(frame["optimizer"] == a[1]) & (frame["seed"] == a[2])]
+            trained.append(a[:3])
+            or frame.loc[(frame["optimizer"] == a[1]) & (frame["seed"] == a[2]), LOG_COLUMNS]
         ),
     )
     run_grid(fashion_config, fashion_splits, runs, data_id="other data")  # same grid, other data
@@ -122,7 +123,7 @@ def test_missing_runs_report_reads_back_and_trains_nothing(
     )
     assert not list(runs.glob("mlp__adam__seed1__*"))
     empty = run_grid(dict(fashion_config, missing_runs="report"), fashion_splits, tmp_path, "x")
-    assert empty.empty and list(empty.columns) == LOG_COLUMNS
+    assert empty.empty and list(empty.columns) == [*LOG_COLUMNS, "charged_evals"]
 
 
 # -------------------------------------------------------------------- data
@@ -347,3 +348,28 @@ def test_runs_at_once_in_worker_processes_log_what_one_process_logs(
         parallel.drop(columns="wall_time"), serial.drop(columns="wall_time")
     )
     assert list(parallel["optimizer"].unique()) == config["optimizers"]
+
+
+def test_a_loss_rule_is_charged_a_forward_pass_over_what_it_watches_until_it_switches():
+    """charged_evals: Adam pays its closure evaluations only; the loss rule a third of a
+    pass over the 1000 training images (10 batches of 100) each epoch until its switch
+    after epoch 2; the validation-loss rule a third of its 3 validation batches each epoch."""
+    split = Split(torch.zeros(1000, 1, 2, 2), torch.zeros(1000, dtype=torch.int64))
+    held_out = Split(torch.zeros(300, 1, 2, 2), torch.zeros(300, dtype=torch.int64))
+    splits = Splits(split, held_out, split)
+    switch = {"adam": [None] * 5, "fuse_pv_loss": [None, None, 2, 2, 2]}
+    switch["fuse_pv_val_loss"] = [None] * 5
+    log = pd.DataFrame(
+        [
+            {"optimizer": name, "epoch": epoch, "closure_evals": 10 * epoch, "switch_epoch": s}
+            for name, counters in switch.items()
+            for epoch, s in enumerate(counters)
+        ]
+    )
+    charged = train_module.charged_evals(log, splits, batch_size=100).groupby(log["optimizer"])
+    evals = [0, 10, 20, 30, 40]
+    assert charged.get_group("adam").tolist() == evals
+    loss = [e + 10 / 3 * min(epoch, 2) for epoch, e in enumerate(evals)]
+    assert charged.get_group("fuse_pv_loss").tolist() == pytest.approx(loss)
+    val_loss = [e + epoch for epoch, e in enumerate(evals)]
+    assert charged.get_group("fuse_pv_val_loss").tolist() == pytest.approx(val_loss)

@@ -5,7 +5,8 @@ same batches), by the paired per-seed differences of test accuracy and their boo
 interval (:mod:`fuse_repro.core.statistics`):
 
 * *fewer gradient evaluations than SGD and Adam*: test accuracy at an equal budget of
-  closure evaluations (forward+backward passes), and separately of training seconds: the
+  closure evaluations (forward+backward passes, with what a switch rule needs charged:
+  :func:`fuse_repro.image.runs.charged_evals`), and separately of training seconds: the
   largest budget every compared run reached, each run scored at its last epoch within it;
 * *the epoch criterion slightly outperforms the gradient and loss criteria*: final test
   accuracy, equal epochs (the paper's protocol);
@@ -24,7 +25,7 @@ FUSE_PV = "fuse_pv_epoch"
 
 
 def at_common_budget(log: pd.DataFrame, budget: str) -> tuple[pd.DataFrame, float]:
-    """Per run of ``log``, its last row whose ``budget`` column (``closure_evals`` or
+    """Per run of ``log``, its last row whose ``budget`` column (``charged_evals`` or
     ``wall_time``) is at most ``B``, the smallest final ``budget`` over the runs (the
     largest budget every run reached); returns those rows and ``B``."""
     common = log.groupby(RUN)[budget].max().min()
@@ -68,7 +69,7 @@ def claim_rows(log: pd.DataFrame, label: str) -> list[dict]:
         if {FUSE_PV, *first_order} <= present:
             compared = runs[runs["optimizer"].isin([FUSE_PV, *first_order])]
             for budget, name, unit in (
-                ("closure_evals", "closure evaluations", "{:,.0f}"),
+                ("charged_evals", "closure evaluations", "{:,.0f}"),
                 ("wall_time", "training seconds", "{:,.1f}"),
             ):
                 at_budget, common = at_common_budget(compared, budget)

@@ -15,8 +15,10 @@ from fuse_repro.core.statistics import paired
 from fuse_repro.image.claims import at_common_budget, per_seed
 from fuse_repro.image.summary import final_rows
 
-BUDGETS = {"final epoch": None, "closure evaluations": "closure_evals", "seconds": "wall_time"}
-"""Each comparison's measure: at the final epoch, or at an equal budget of one column."""
+BUDGETS = {"final epoch": None, "closure evaluations": "charged_evals", "seconds": "wall_time"}
+"""Each comparison's measure: at the final epoch, or at an equal budget of one column
+(closure evaluations with what a switch rule needs charged:
+:func:`fuse_repro.image.runs.charged_evals`)."""
 
 
 def switching(optimizers: list[str]) -> list[str]:
