@@ -287,6 +287,7 @@ def test_metrics_are_strict_json_with_a_diverged_flag():
             "seed": [0] * 4,
             "epoch": [0, 1, 0, 1],
             "closure_evals": [0, 10, 0, 40],
+            "charged_evals": [0, 10, 0, 40],
             "wall_time": [0.0, 1.0, 0.0, 2.0],
             "train_loss": [2.3, 1.0, 2.3, math.nan],
             "test_accuracy": [0.1, 0.5, 0.1, 0.1],

@@ -140,3 +140,38 @@ def test_finite_sum_study_chooses_its_settings_on_separate_starts(settings, tmp_
     assert "Toy ablation on finite sums" in text and "Finite sums: f is the mean of 8" in text
     assert text.count("chosen on the selection starts") == 2  # switch_epoch and theta
     assert "Noise-free" not in text  # no noise-free cells in this study
+
+
+def test_ablation_findings_on_a_partial_grid_say_what_is_missing():
+    """The paper scale stores cells as they come: a chosen value not yet run on the
+    reported starts is named as such, and a noise scale without reported cells gives the
+    choice alone."""
+
+    def cell(value, starts, success, noise=0.1):
+        return {
+            "function": "rosenbrock_2d",
+            "setting": "theta",
+            "noise": noise,
+            "starts": starts,
+            "value": value,
+            "success_rate": success,
+            "median_final_gap": 1.0 - success,
+            "median_evals_to_target": float("nan"),
+        }
+
+    ablation = pd.DataFrame(
+        [
+            cell(0.5, "selection", 0.9),
+            cell(1.0, "selection", 0.2),
+            cell(1.0, "reported", 0.3),
+            cell(0.5, "selection", 0.1, noise=1.0),
+        ]
+    )
+    (line,) = toy_report.ablation_findings(ablation, 1e-8)
+    assert (
+        "σ = 0.1: chosen on the selection starts 0.5 (not yet run on the reported starts)" in line
+    )
+    assert "best 1 (30% success" in line
+    assert line.endswith(
+        "σ = 1: chosen on the selection starts 0.5 (not yet run on the reported starts)."
+    )

@@ -389,8 +389,10 @@ class FiniteSumObjective:
     has ``E |.|^2 = sigma^2`` over the draw of ``a_j, b_j`` at every x; the mean of
     ``batch`` of ``terms`` has variance ``sigma^2 / batch * (terms - batch) / (terms - 1)``
     (sampling without replacement), so ``sigma`` is set to make the batch gradient's error
-    have RMS norm ``noise_scale * |grad f(start)|``: noise relative to the start's gradient,
-    the same signal-to-noise at the start for every function. Its Hessian perturbation
+    have RMS norm ``noise_scale * |grad f(start)|`` in expectation over the draw of the
+    terms (one draw's population mean square varies around it: with 32 independent pairs
+    in 2-D, by about 25 %): noise relative to the start's gradient, the same
+    signal-to-noise at the start for every function. Its Hessian perturbation
     ``-s_j sigma sqrt(2 / d) / omega sin(a_j . x + b_j) a_j a_j^T`` is of order
     ``sigma omega sqrt(d)``, growing with the frequency ``omega = 2 pi cycles / w`` (``w``
     the mean side of ``fn.domain``), so the curvature pairs L-BFGS collects on one batch

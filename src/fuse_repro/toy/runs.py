@@ -4,7 +4,7 @@ random starts, with and without gradient noise.
 A *run* minimises one :class:`~fuse_repro.toy.functions.TestFunction` from one start with one
 optimizer *variant* (an optimizer name of :func:`fuse_repro.core.optimizers.build_optimizer`,
 or ``scipy``, plus settings that override the experiment's) at one noise scale. Each step
-draws a fresh "batch" of the :class:`~fuse_repro.toy.functions.NoisyObjective` and calls
+draws a fresh "batch" of the study's stochastic objective (:func:`noisy_objective`) and calls
 ``optimizer.step(closure)`` once; every ``steps_per_epoch`` steps is an epoch, at whose end
 the switch rules see the noise-free value f(x) (the analogue of the full-training-set
 loss). A run stops when it has used ``budget`` closure evaluations, when the gap

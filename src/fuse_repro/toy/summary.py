@@ -36,7 +36,8 @@ RECORD_COLUMNS = list(
 )
 """A cell's record (:func:`cell_record`), one table of three parts: ``run`` rows (one per
 start, :data:`SUMMARY_COLUMNS`), ``curve`` rows (:data:`CURVE_COLUMNS`) and ``path`` rows
-(:data:`PATH_COLUMNS` of start :data:`PATH_START`); a column outside its part is empty."""
+(:data:`PATH_COLUMNS` of the cell's first start: :data:`PATH_START`, or the first selection
+start); a column outside its part is empty."""
 TOY_LABELS = {**LABELS, "lbfgs": "L-BFGS (torch)", "fuse-theta=0": "L-BFGS (FUSE, θ=0)"}
 GAP_FLOOR = 1e-16  # gaps are clipped here on log axes (f* itself has rounding error)
 
