@@ -191,11 +191,16 @@ def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(ti
     sweeps.write_summaries(log, confirmation, found, settings, out, metrics_file)
     text = "\n".join(str(item) for item in sweep_section(name, settings, root))
     assert "6 of 6 runs stored" in text and "4 of 4 runs stored" in text
+    assert "points scored on the validation set at the final epoch" in text
     for optimizer in ("Adam", "FUSE-PV (epoch)"):
         assert f"| {optimizer}" in text
     assert text.count("| MLP ") == 2 + 3  # a best point per optimizer, 3 measures x 1 pair
     empty = "\n".join(sweep_section("nothing", settings, _no_runs(tmp_path / "x", "nothing")))
     assert "0 of 6 runs stored" in empty and "python -m fuse_repro.sweep nothing" in empty
+    held_out = dict(settings, validation_size=500)
+    text = "\n".join(map(str, sweep_section("nothing", held_out, tmp_path / "x")))
+    assert "points scored on the validation set (500 training images held out)" in text
+    assert "points scored on the test set" in empty  # no runs, no validation split
 
 
 def _no_runs(root, name):

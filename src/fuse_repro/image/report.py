@@ -299,11 +299,16 @@ def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
     metrics = json.loads(sweep_metrics_path(root, name).read_text())
     runs = metrics["runs"]
     seeds = ", ".join(map(str, settings["seeds"]))
+    held_out = settings["validation_size"]
+    scored_on = metrics.get("scored_on", "validation" if held_out else "test")
+    split = f"points scored on the {scored_on} set" + (
+        f" ({held_out} training images held out)" if scored_on == "validation" and held_out else ""
+    )
     items: list[Item] = [
         f"### Sweep `{name}`",
-        f"{DATASETS[experiment].label} at the {scale} scale, seeds {seeds}, validation split "
-        f"of {settings['validation_size'] or 0} training images; {runs['stored']} of "
-        f"{runs['expected']} runs stored.",
+        f"{DATASETS[experiment].label} at the {scale} scale, seeds {seeds}, {split} at the "
+        f"final epoch (equal epochs; the closure evaluations each point used are shown); "
+        f"{runs['stored']} of {runs['expected']} runs stored.",
     ]
     if runs["stored"] < runs["expected"]:
         items.append(
