@@ -5,12 +5,16 @@ import pytest
 
 from fuse_repro.core.statistics import NOT_SUPPORTED, NOT_TESTABLE, SUPPORTED, UNDECIDED
 from fuse_repro.image import claims
+from fuse_repro.image.runs import DIVERGED
 
 
-def log(curves: dict[str, list[tuple[int, float, float]]], seeds=(0, 1, 2)) -> pd.DataFrame:
+def log(
+    curves: dict[str, list[tuple[int, float, float]]], seeds=(0, 1, 2), diverged=()
+) -> pd.DataFrame:
     """Rows of ``optimizer -> [(closure_evals, wall_time, test_accuracy) per epoch]``, the
     same for every seed but shifted by seed * 0.001 (seeds vary a little); nothing charged
-    beyond the closure evaluations (no loss rule)."""
+    beyond the closure evaluations (no loss rule); the last epoch of the ``diverged``
+    optimizers has phase ``diverged``."""
     rows = [
         dict(
             model="cnn",
@@ -20,6 +24,7 @@ def log(curves: dict[str, list[tuple[int, float, float]]], seeds=(0, 1, 2)) -> p
             closure_evals=evals,
             wall_time=wall,
             test_accuracy=accuracy + seed * 0.001 * (1 + (optimizer == "adam")),
+            phase=DIVERGED if optimizer in diverged and epoch == len(epochs) - 1 else "trained",
         )
         for optimizer, epochs in curves.items()
         for seed in seeds
@@ -37,6 +42,19 @@ def test_equal_budgets_score_each_run_at_its_last_epoch_within_the_common_budget
     assert common == 20
     by = rows.set_index(["optimizer", "seed"])["closure_evals"]
     assert by[("adam", 0)] == 20 and by[("lbfgs", 0)] == 0  # its epoch at 40 evals is beyond
+
+
+def test_a_diverged_run_does_not_shrink_the_common_budget():
+    """L-BFGS diverged after 10 evaluations: its last row (a copy of the divergence epoch)
+    stands for it at the budget of the runs that finished."""
+    frame = log(
+        {"adam": [(0, 0, 0.1), (10, 1, 0.5), (20, 2, 0.6)], "lbfgs": [(0, 0, 0.1), (10, 9, 0.1)]},
+        diverged=["lbfgs"],
+    )
+    rows, common = claims.at_common_budget(frame, "closure_evals")
+    assert common == 20
+    by = rows.set_index(["optimizer", "seed"])["epoch"]
+    assert by[("adam", 0)] == 2 and by[("lbfgs", 0)] == 1
 
 
 def test_more_passes_for_the_same_accuracy_is_not_fewer_evaluations():

@@ -4,6 +4,7 @@ bit for bit, bf16 and channels-last options, and data parallelism under torchrun
 the gloo backend (2 processes)."""
 
 import json
+import math
 import shutil
 
 import pandas as pd
@@ -12,6 +13,7 @@ import torch
 
 from fuse_repro.image import runs as train_module
 from fuse_repro.image.runs import (
+    DIVERGED,
     LOG_COLUMNS,
     BatchNormUpdates,
     Split,
@@ -65,6 +67,32 @@ def test_training_learns(grid_log):
 def test_batch_larger_than_training_set_is_an_error(fashion_config, fashion_splits):
     with pytest.raises(ValueError, match="batch_size"):
         train_run("mlp", "adam", 0, dict(fashion_config, batch_size=10_000), fashion_splits)
+
+
+def test_a_run_whose_parameters_stop_being_finite_stops_training_there(
+    fashion_config, fashion_splits, monkeypatch
+):
+    """SGD with a learning rate of 1e38 leaves the parameters non-finite in epoch 1: the
+    later epochs repeat epoch 1's evaluation as ``diverged``, with nothing trained or
+    scored after it."""
+    config = dict(fashion_config, epochs=4, sgd=dict(fashion_config["sgd"], lr=1e38))
+    scored = []
+    real_evaluate = train_module.evaluate
+
+    def counted(model, split, world=train_module.SINGLE_PROCESS):
+        scored.append(split)
+        return real_evaluate(model, split, world)
+
+    monkeypatch.setattr(train_module, "evaluate", counted)
+    log = train_run("mlp", "sgd", 0, config, fashion_splits)
+    assert log["epoch"].tolist() == [0, 1, 2, 3, 4]
+    assert log["phase"].tolist() == ["sgd", "sgd", DIVERGED, DIVERGED, DIVERGED]
+    assert len(scored) == 4  # training and test sets at epochs 0 and 1 only
+    after = log[log["epoch"] >= 1]
+    for column in ("step", "wall_time", "closure_evals", "test_accuracy", "train_accuracy"):
+        assert after[column].nunique() == 1, column
+    assert log["grad_norm"].iloc[2:].isna().all()
+    assert not math.isfinite(log["train_loss"].iloc[-1])
 
 
 def test_rerun_keeps_finished_runs_and_never_deletes_others(

@@ -19,6 +19,7 @@ import pandas as pd
 
 from fuse_repro.core.optimizers import LABELS
 from fuse_repro.core.statistics import paired, verdict
+from fuse_repro.image.runs import DIVERGED
 from fuse_repro.image.summary import RUN
 
 FUSE_PV = "fuse_pv_epoch"
@@ -26,9 +27,13 @@ FUSE_PV = "fuse_pv_epoch"
 
 def at_common_budget(log: pd.DataFrame, budget: str) -> tuple[pd.DataFrame, float]:
     """Per run of ``log``, its last row whose ``budget`` column (``charged_evals`` or
-    ``wall_time``) is at most ``B``, the smallest final ``budget`` over the runs (the
-    largest budget every run reached); returns those rows and ``B``."""
-    common = log.groupby(RUN)[budget].max().min()
+    ``wall_time``) is at most ``B``, the smallest final ``budget`` over the runs that did
+    not diverge (the largest budget every such run reached; a diverged run stopped
+    spending at its divergence, and its model there is its model at any larger budget);
+    returns those rows and ``B``."""
+    final = log.sort_values("epoch").groupby(RUN).tail(1)
+    finished = final[final["phase"] != DIVERGED]
+    common = (finished if len(finished) else final)[budget].min()
     within = log[log[budget] <= common].sort_values("epoch")
     return within.groupby(RUN).tail(1), float(common)
 

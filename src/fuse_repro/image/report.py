@@ -219,6 +219,19 @@ def never_switched(summary: pd.DataFrame) -> list[str]:
     ]
 
 
+def diverged_notes(summary: pd.DataFrame) -> list[str]:
+    """The optimizers with seeds whose final training loss is not finite, and how such a
+    run is logged."""
+    return [
+        f"{row.model.upper()}: {LABELS[row.optimizer]} diverged in {row.seeds_diverged} of "
+        f"{row.seeds} seeds (final training loss not finite). A run stops training after the "
+        "epoch at which its parameters stop being finite; its later epochs repeat that "
+        "epoch's evaluation (phase `diverged` in the log) and count in the table's means."
+        for row in summary.itertuples()
+        if row.seeds_diverged > 0
+    ]
+
+
 def runs_note(settings: dict, runs: dict[str, int], estimate: dict | None = None) -> str:
     """How much of the grid the results cover, the command that trains the rest and, for a
     grid not yet run, the estimate of ``benchmarks/grid_estimate.py`` (if made)."""
@@ -281,7 +294,7 @@ def section(settings: dict, paper: dict, root: Path, manifest: dict) -> list[Ite
             "interval; an interval covering 0 is no difference):",
             claims_table(claims),
         ]
-    items += never_switched(summary)
+    items += never_switched(summary) + diverged_notes(summary)
     items += speed_notes(phase_speed(times), times, settings, paper, log["device"].iloc[0])
     items += [
         Figure(path, f"{label}, {path.stem}: learning curves")

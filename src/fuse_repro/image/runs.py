@@ -21,6 +21,14 @@ after every epoch, so a killed run resumes from its last finished epoch; on the 
 ends bit for bit as an uninterrupted run (on GPUs, cuDNN and NCCL reductions are not
 deterministic, so within rounding).
 
+A run whose parameters are no longer all finite after an epoch has diverged: an update
+:math:`x \\leftarrow x - \\Delta` (or a blend of two such points) keeps a non-finite
+coordinate non-finite, so no later epoch can recover. The run ends there: its remaining
+epochs are logged as copies of the last evaluated row with phase ``diverged`` (no steps,
+closure evaluations or time added, ``grad_norm`` NaN), instead of training and scoring
+a model that can never be finite again (torch L-BFGS on the paper-scale CNN diverged in
+its first epoch and would have spent 100 epochs computing NaNs).
+
 Each row also carries the optimizer's counters (:data:`fuse_repro.core.optimizers.COUNTERS`:
 FUSE's switch step, epoch and reason, L-BFGS iterations, skipped pairs, line-search
 failures, ...; empty for optimizers without them), read when the row is logged, before the
@@ -80,6 +88,24 @@ LOG_COLUMNS = [
     "processes",
     *COUNTERS,
 ]
+
+
+DIVERGED = "diverged"
+
+
+def diverged(model: torch.nn.Module) -> bool:
+    """Whether some parameter of ``model`` is not finite (one host synchronisation)."""
+    return not torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all().item()
+
+
+def diverged_rows(last: dict[str, Any], epochs: int) -> list[dict[str, Any]]:
+    """The rows of the epochs after ``last`` up to ``epochs`` of a run that diverged at
+    ``last``: its evaluation repeated (the model no longer changes), phase ``diverged``,
+    no gradient norm."""
+    return [
+        dict(last, epoch=epoch, phase=DIVERGED, grad_norm=math.nan)
+        for epoch in range(last["epoch"] + 1, epochs + 1)
+    ]
 
 
 class BatchNormUpdates:
@@ -429,6 +455,9 @@ def train_run(
         epochs.set_postfix(
             phase=phase, train_loss=f"{train_loss:.4f}", test_acc=f"{row['test_accuracy']:.4f}"
         )
+        if diverged(model):
+            progress["rows"] += diverged_rows(row, settings["epochs"])
+            break
         if checkpoint is not None and world.main:
             _save_checkpoint(checkpoint, model, optimizer, order, progress)
     return pd.DataFrame(progress["rows"], columns=LOG_COLUMNS)

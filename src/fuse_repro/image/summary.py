@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from fuse_repro.core.optimizers import LABELS
+from fuse_repro.image.runs import DIVERGED
 
 RUN = ["model", "optimizer", "seed"]
 
@@ -50,7 +51,8 @@ def summary_table(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
     """Per model and optimizer: mean and std over seeds of the final test accuracy and
     train loss, mean closure evaluations, mean wall time, the number of seeds that
     switched phase and their median first epoch after the switch, the number of seeds
-    reaching ``target_accuracy``, and the median over all seeds of the evaluations and
+    that diverged (final training loss not finite), the number of seeds reaching
+    ``target_accuracy``, and the median over all seeds of the evaluations and
     time to it, a seed that never reaches it counting as infinite (so the median is
     infinite when half the seeds or more miss; AlgoPerf scores misses the same way)."""
     keys = RUN
@@ -73,6 +75,7 @@ def summary_table(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
             wall_time_s=("wall_time", "mean"),
             seeds_switched=("switch_epoch", "count"),
             switch_epoch=("switch_epoch", "median"),
+            seeds_diverged=("train_loss", lambda loss: int((~np.isfinite(loss)).sum())),
             seeds_reached=("evals_to_target", lambda e: int(np.isfinite(e).sum())),
             evals_to_target=("evals_to_target", "median"),
             time_to_target_s=("time_to_target", "median"),
@@ -84,13 +87,15 @@ def summary_table(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
 
 def epoch_times(log: pd.DataFrame) -> pd.DataFrame:
     """Per model, optimizer and phase: mean training seconds per epoch and per closure
-    evaluation over all seeds' epochs spent in that phase."""
+    evaluation over all seeds' epochs spent in that phase (a diverged run's epochs after
+    its divergence trained nothing and are left out)."""
     keys = RUN
     log = log.sort_values(keys + ["epoch"])
     steps = log.assign(
         seconds=log.groupby(keys)["wall_time"].diff(),
         evals=log.groupby(keys)["closure_evals"].diff(),
     ).dropna(subset=["seconds"])
+    steps = steps[steps["phase"] != DIVERGED]
     table = steps.groupby(["model", "optimizer", "phase"], sort=False).agg(
         epochs=("epoch", "count"), seconds=("seconds", "sum"), evals=("evals", "sum")
     )
@@ -126,8 +131,9 @@ def phase_speed(times: pd.DataFrame, rule: str = "fuse_pv_epoch") -> pd.DataFram
 
 def metrics(table: pd.DataFrame) -> dict:
     """``{model: {optimizer: {test_accuracy, test_accuracy_std, train_loss, ...,
-    diverged}}}``, strict JSON: a value that is not a finite number (a diverged run's
-    loss) is ``null`` and ``diverged`` is true; the std over a single seed is 0."""
+    seeds_diverged, diverged}}}``, strict JSON: a value that is not a finite number (a
+    diverged run's loss) is ``null`` and ``diverged`` is true; the std over a single seed
+    is 0."""
     out: dict = {}
     for row in table.itertuples(index=False):
         values = {
@@ -143,7 +149,8 @@ def metrics(table: pd.DataFrame) -> dict:
             for key, (value, digits) in values.items()
         }
         out.setdefault(row.model, {})[row.optimizer] = entry | {
-            "diverged": not math.isfinite(row.train_loss_mean)
+            "seeds_diverged": int(row.seeds_diverged),
+            "diverged": not math.isfinite(row.train_loss_mean),
         }
     return out
 
