@@ -2,7 +2,7 @@
 #   make reproduce   environment (if missing) + data (verified) + dvc repro
 #   make test        environment (if missing) + lint (ruff) + the test suite
 #   make lab         JupyterLab at the repository root, kernel "Python (fuse-repro)"
-#   make train EXPERIMENT=fashion_mnist|cifar10|toy|toy_finite_sum   the paper-scale runs still missing
+#   make train EXPERIMENT=fashion_mnist|cifar10|toy|toy_finite_sum|pinn   the paper-scale runs still missing
 #                    (resumable; then dvc repro), for the results of record
 # Data source for `make data`: MIRROR=DIR or $FUSE_DATA_MIRROR (a local copy laid out as
 # ../shared/datasets), else the official downloads through torchvision.

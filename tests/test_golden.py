@@ -27,9 +27,9 @@ import torch
 
 from fuse_repro.core.optimizers import REGISTRY, names
 from fuse_repro.core.runstore import NUMERICS_VERSION
+from fuse_repro.core.variants import Variant
 from fuse_repro.image.runs import Splits, train_run
 from fuse_repro.toy import runs as toy
-from fuse_repro.toy.grid import Variant
 from tests.helpers import synthetic_splits
 
 GOLDEN = Path(__file__).resolve().parent / "golden"

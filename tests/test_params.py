@@ -137,6 +137,15 @@ def mutate(params, path, value):
         ("toy.quick.fuse.thetas", [1.5], "toy.quick.fuse.thetas[0]: must be <= 1.0"),
         ("toy.quick.optimizers", ["bfgs"], "toy.quick.optimizers[0]: must be one of"),
         ("toy.quick.ablation.sweeps.history_size", [0], "sweeps.history_size[0]: must be >= 1"),
+        ("pinn.common.problems", ["poisson"], "pinn.common.problems[0]: must be one of"),
+        ("pinn.quick.optimizers", ["sgd"], "pinn.quick.optimizers[0]: must be one of"),
+        (
+            "pinn.quick.switch_epochs",
+            [2, 20],
+            "pinn.quick.switch_epochs[1]: 20 epochs of 20 steps leave nothing of the budget",
+        ),
+        ("pinn.paper.log_every", 10_000, "pinn.paper.log_every: 10000 is beyond the budget"),
+        ("pinn.common.fuse_pv.full_batch", "yes", "pinn.common.fuse_pv.full_batch: expected"),
     ],
 )
 def test_each_mistake_names_its_key(committed, path, value, message):

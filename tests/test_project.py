@@ -50,9 +50,9 @@ def notebook_stages() -> dict[str, dict]:
 
 
 def test_one_template_notebook_per_family_and_the_report_each_scale_its_stage():
-    assert {p.stem for p in NOTEBOOKS} == {"image", "toy", "sweep", "report"}
+    assert {p.stem for p in NOTEBOOKS} == {"image", "toy", "pinn", "sweep", "report"}
     experiments = [f"image{{}}@{name}" for name in DATASETS]
-    experiments += [f"toy{{}}@{name}" for name in STUDIES] + ["report{}"]
+    experiments += [f"toy{{}}@{name}" for name in STUDIES] + ["pinn{}", "report{}"]
     expected = {name.format(suffix) for name in experiments for suffix in ("", "_paper")}
     expected |= {f"sweep@{name}" for name in load(ROOT / "params.yaml")["sweeps"]}
     assert set(notebook_stages()) == expected
@@ -75,7 +75,8 @@ def test_stage_outputs_are_where_the_code_writes_them_and_the_paper_scale_is_in_
     command = papermill_command(stage)
     scale = command[command.index("scale") + 1]
     assert scale == ("paper" if name.split("@")[0].endswith("_paper") else "quick")
-    experiment = command[command.index("experiment") + 1] if "experiment" in command else None
+    family = name.split("@")[0].removesuffix("_paper")
+    experiment = command[command.index("experiment") + 1] if "experiment" in command else family
     if name.startswith("report"):
         expected = [f"reports/{scale}"]
     else:

@@ -5,7 +5,8 @@ both scales, ``quick`` and ``paper``, written once) and one block per scale stat
 what differs (each scale is its own pipeline stage); :func:`resolve` merges them (a
 scale's value replaces the common one; mappings merge key by key). Every key is checked
 against its family's schema (:mod:`fuse_repro.image.settings`,
-:mod:`fuse_repro.toy.settings`, the optimizer blocks of :mod:`fuse_repro.core.optimizers`):
+:mod:`fuse_repro.toy.settings`, :mod:`fuse_repro.pinn.settings`, the optimizer blocks of
+:mod:`fuse_repro.core.optimizers`):
 an unknown, missing, mistyped or out-of-range value raises :class:`ParamsError` naming the
 key by the full path where it is written (for example ``fashion_mnist.paper.fuse_pv.patience``,
 or ``fashion_mnist.common.batch_size``).
@@ -40,6 +41,7 @@ from fuse_repro.core.schema import (
 )
 from fuse_repro.image import settings as image_settings
 from fuse_repro.image import sweeps
+from fuse_repro.pinn import settings as pinn_settings
 from fuse_repro.toy import settings as toy_settings
 
 SCALES = ("quick", "paper")
@@ -48,6 +50,7 @@ EXPERIMENTS = {
     for name, schema in (
         *((name, image_settings.schema(name)) for name in image_settings.DATASETS),
         *((name, toy_settings.SCHEMA) for name in toy_settings.STUDIES),
+        ("pinn", pinn_settings.SCHEMA),
     )
 }
 """Each experiment's schema at one scale (``missing_runs``: whether its stage trains the
@@ -106,6 +109,8 @@ def _origin(params: dict[str, Any], experiment: str, scale: str, dotted: str) ->
 def _relations(experiment: str, block: dict[str, Any], where: str) -> None:
     if experiment in toy_settings.STUDIES:
         toy_settings.check_relations(block, where)
+    elif experiment == "pinn":
+        pinn_settings.check_relations(block, where)
     else:
         image_settings.check_relations(block, experiment, where)
 

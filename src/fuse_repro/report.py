@@ -40,6 +40,18 @@ def table(frame: pd.DataFrame) -> str:
     return frame.astype(str).replace(r"\|", r"\\|", regex=True).to_markdown(index=False)
 
 
+def missing_note(runs: dict[str, int], what: str, experiment: str, scale: str) -> list[str]:
+    """That a grid is not yet run or only partly (``runs``: ``stored`` and ``grid`` counts
+    of ``what``, such as "runs"), and the command that trains the rest; nothing when whole."""
+    if runs["stored"] >= runs["grid"]:
+        return []
+    return [
+        f"**{'Not yet run' if not runs['stored'] else 'Partial grid'}**: {runs['stored']} of "
+        f"the grid's {runs['grid']} {what} are stored. Run the others with `python -m "
+        f"fuse_repro.train {experiment} --scale {scale}`, then `dvc repro`."
+    ]
+
+
 CODE = ("src", "notebooks", "params.yaml", "dvc.yaml")
 """What a report's numbers depend on besides the runs (its commit is named with them)."""
 

@@ -7,6 +7,7 @@ progress resumes from its last epoch)::
 
     python -m fuse_repro.train fashion_mnist --scale paper
     python -m fuse_repro.train toy --scale paper
+    python -m fuse_repro.train pinn --scale paper
     dvc repro   # then: summaries, figures and the report from the runs now present
 
 It trains exactly what the stage would (the same settings, code and run files).
@@ -20,6 +21,7 @@ from fuse_repro.core.paths import repository_root, results_dir
 from fuse_repro.image.runs import run_experiment
 from fuse_repro.image.settings import DATASETS
 from fuse_repro.params import EXPERIMENTS, SCALES, load, resolve
+from fuse_repro.pinn.runs import run_grid
 from fuse_repro.toy.runs import run_cells
 
 
@@ -34,6 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     runs = results_dir(root, args.scale, args.experiment) / "runs"
     if args.experiment in DATASETS:
         run_experiment(settings, root / "prepared", runs)
+    elif args.experiment == "pinn":
+        run_grid(settings, runs)
     else:
         run_cells(settings, runs)
     print(f"{runs}: every run of the grid is stored; now run: dvc repro")

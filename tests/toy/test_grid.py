@@ -1,8 +1,8 @@
 """The toy study's variants (fuse_repro.toy.grid) and the grid of cells they expand to."""
 
+from fuse_repro.core.variants import Variant
 from fuse_repro.toy import grid as toy_grid
 from fuse_repro.toy import runs as toy
-from fuse_repro.toy.grid import Variant
 
 
 def test_variant_key_and_settings_override_their_block(settings):

@@ -10,10 +10,10 @@ import scipy.optimize
 import torch
 
 from fuse_repro.core.runstore import stored_runs
+from fuse_repro.core.variants import Variant
 from fuse_repro.toy import runs as toy
 from fuse_repro.toy import summary as toy_results
 from fuse_repro.toy.functions import NoisyObjective, random_starts
-from fuse_repro.toy.grid import Variant
 
 
 def test_lbfgs_run_reaches_the_target_and_stops_there(settings, rosenbrock):

@@ -23,9 +23,9 @@ from typing import Any
 import torch
 
 from fuse import FUSE, PAPER_SWITCH_RULES, SWITCH_RULES
-from fuse_repro.core.schema import LEARNING_RATE, POSITIVE_INT, Number
+from fuse_repro.core.schema import LEARNING_RATE, POSITIVE_INT, Boolean, Number
 
-FAMILIES = ("image", "toy")
+FAMILIES = ("image", "toy", "pinn")
 """The experiment families (subpackages of :mod:`fuse_repro`)."""
 
 COUNTERS = (
@@ -315,8 +315,9 @@ _ADAM_LBFGS_KEYS = ("lr", "lbfgs_lr", "history_size", "max_iter", "max_eval")
 
 
 def _fuse_settings(fp: dict[str, Any]) -> dict[str, Any]:
-    """FUSE's Adam and L-BFGS settings, from a ``fuse_pv`` block."""
-    return {key: fp[key] for key in _ADAM_LBFGS_KEYS}
+    """FUSE's Adam and L-BFGS settings and ``full_batch``, from a ``fuse_pv`` block."""
+    full_batch = fp.get("full_batch", LATER_KEYS["fuse_pv"]["full_batch"])
+    return {key: fp[key] for key in _ADAM_LBFGS_KEYS} | {"full_batch": full_batch}
 
 
 def _fuse_pv(params, settings, rule: str, monitor: str = "train_loss") -> FuseOptimizer:
@@ -369,6 +370,7 @@ FUSE_PV = {
     "warmup_epochs": Number(integer=True, low=0),
     "patience": POSITIVE_INT,
     "min_delta": Number(low=0.0, high=1.0),
+    "full_batch": Boolean(),
 }
 
 
@@ -407,18 +409,24 @@ class OptimizerSpec:
 
 
 _NONE = object()
-LATER_KEYS = {"sgd": {"momentum": 0.0}, "fuse_pv": {"grad_ratio": 0.1}}
+LATER_KEYS = {"sgd": {"momentum": 0.0}, "fuse_pv": {"grad_ratio": 0.1, "full_batch": False}}
 """Keys added to settings blocks after runs were stored, with the value that keeps what
 those runs did (plain SGD; the ``relative_gradient`` rule's default, which no earlier run
-read): such a key enters a run's identity only at another value, so adding an option keeps
-every stored run valid."""
+read; mini-batches): such a key enters a run's identity only at another value, so adding
+an option keeps every stored run valid (settings that predate it, as the golden logs',
+read it at that value)."""
 
 
 REGISTRY: dict[str, OptimizerSpec] = {
     spec.name: spec
     for spec in (
         OptimizerSpec(
-            "sgd", "SGD", "first-order", {"sgd": SGD}, torch_builder(torch.optim.SGD, "sgd")
+            "sgd",
+            "SGD",
+            "first-order",
+            {"sgd": SGD},
+            torch_builder(torch.optim.SGD, "sgd"),
+            families=("image", "toy"),
         ),
         OptimizerSpec(
             "adam", "Adam", "first-order", {"adam": ADAM}, torch_builder(torch.optim.Adam, "adam")
@@ -494,7 +502,7 @@ REGISTRY: dict[str, OptimizerSpec] = {
             "hybrid",
             {"fuse_pv": FUSE_PV},
             _fuse,
-            families=("toy",),
+            families=("toy", "pinn"),
         ),
         OptimizerSpec(
             "scipy",

@@ -25,8 +25,9 @@ from typing import Any
 
 import pandas as pd
 import torch
+from tqdm import tqdm
 
-from fuse_repro.core.processes import die_with_parent
+from fuse_repro.core.processes import cores, die_with_parent
 
 NUMERICS_VERSION = 1
 """The version of the numbers that training computes. A refactor that changes no number
@@ -115,6 +116,39 @@ def stored_runs(
         except BaseException:  # a failed job or an interrupt: finished ones are written
             pool.terminate()
             raise
+
+
+def collect_runs(
+    directory: Path,
+    jobs: dict[str, Callable[[], pd.DataFrame]],
+    settings: dict[str, Any],
+    check: Check,
+    unit: str = "run",
+) -> list[pd.DataFrame]:
+    """The tables of ``jobs`` (:func:`stored_runs`), in the order of ``jobs``, for an
+    experiment's ``settings``: ``workers`` processes (``auto``: one per CPU core; never more
+    than the cores), and the jobs not stored computed only with ``missing_runs: train``;
+    otherwise they are named, with the command that trains them."""
+    workers = cores() if settings["workers"] == "auto" else min(settings["workers"], cores())
+    if settings["workers"] != "auto" and settings["workers"] > workers:
+        print(f"workers: {settings['workers']} asked for, {workers} used (the CPU cores)")
+    train = settings["missing_runs"] == "train"
+    frames = {}
+    for name, frame, _ in tqdm(
+        stored_runs(directory, jobs, workers, check=check, train=train),
+        total=len(jobs),
+        desc=f"{unit}s",
+        unit=unit,
+        mininterval=5,
+    ):
+        frames[name] = frame
+    if len(frames) < len(jobs):
+        print(
+            f"{len(jobs) - len(frames)} of {len(jobs)} {unit}s not stored and not computed "
+            f"here (missing_runs: report); run them with: python -m fuse_repro.train "
+            f"{settings['experiment']} --scale {settings['scale']}"
+        )
+    return [frames[name] for name in jobs if name in frames]
 
 
 def read_run(path: Path, check: Check | None = None, writer: bool = True) -> pd.DataFrame | None:

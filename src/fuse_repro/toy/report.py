@@ -12,7 +12,7 @@ import pandas as pd
 
 from fuse_repro.core.optimizers import FUSE_PV_RULES
 from fuse_repro.core.paths import metrics_path, results_dir
-from fuse_repro.report import Figure, Item, claims_table, table
+from fuse_repro.report import Figure, Item, claims_table, missing_note, table
 from fuse_repro.toy.claims import claim_rows
 from fuse_repro.toy.settings import STUDIES
 from fuse_repro.toy.summary import ranked, rule_verdict, variant_label
@@ -276,13 +276,8 @@ def section(settings: dict[str, Any], root: Path) -> list[Item]:
     results = results_dir(root, scale, experiment)
     runs = json.loads(metrics_path(root, scale, experiment).read_text())["runs"]
     items: list[Item] = [f"## {HEADINGS[experiment]}", *notes(settings)]
-    if runs["stored"] < runs["grid"]:
-        items.append(
-            f"**{'Not yet run' if not runs['stored'] else 'Partial grid'}**: "
-            f"{runs['stored']} of the grid's {runs['grid']} cells (function × variant × noise, "
-            f"all starts) are stored. Run the others with `python -m fuse_repro.train {experiment} "
-            f"--scale {scale}`, then `dvc repro`."
-        )
+    cells = "cells (function × variant × noise, all starts)"
+    items += missing_note(runs, cells, experiment, scale)
     if not runs["stored"]:
         return items
     tables = {name: pd.read_csv(results / f"{name}.csv") for name in TABLES}

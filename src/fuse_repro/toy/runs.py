@@ -34,11 +34,10 @@ import numpy as np
 import pandas as pd
 import scipy.optimize
 import torch
-from tqdm import tqdm
 
 from fuse_repro.core.optimizers import REGISTRY, build_optimizer
-from fuse_repro.core.processes import cores
-from fuse_repro.core.runstore import digest, later_settings, stored_runs
+from fuse_repro.core.runstore import collect_runs, digest, later_settings
+from fuse_repro.core.variants import Variant
 from fuse_repro.toy.functions import (
     FiniteSumObjective,
     NoisyObjective,
@@ -46,7 +45,7 @@ from fuse_repro.toy.functions import (
     get,
     random_starts,
 )
-from fuse_repro.toy.grid import Variant, ablation_variants, function_key, main_variants
+from fuse_repro.toy.grid import ablation_variants, function_key, main_variants
 from fuse_repro.toy.summary import RECORD_COLUMNS, cell_record
 
 LOG_COLUMNS = [
@@ -346,27 +345,9 @@ def run_cells(settings: dict[str, Any], runs_dir: Path) -> pd.DataFrame:
         name: partial(cell_result, cell.spec, cell.variant, cell.noise, settings)
         for name, cell in cells.items()
     }
-    workers = cores() if settings["workers"] == "auto" else min(settings["workers"], cores())
-    if settings["workers"] != "auto" and settings["workers"] > workers:
-        print(f"workers: {settings['workers']} asked for, {workers} used (the CPU cores)")
-    frames, train = {}, settings["missing_runs"] == "train"
 
     def check(name: str, table: pd.DataFrame) -> str | None:
         return check_cell(cells[name], table, settings)
 
-    for name, frame, _ in tqdm(
-        stored_runs(runs_dir, jobs, workers, check=check, train=train),
-        total=len(jobs),
-        desc="cells",
-        unit="cell",
-        mininterval=5,
-    ):
-        frames[name] = frame
-    if len(frames) < len(jobs):
-        print(
-            f"{len(jobs) - len(frames)} of {len(jobs)} cells not stored and not computed here "
-            f"(missing_runs: report); run them with: python -m fuse_repro.train toy "
-            f"--scale {settings['scale']}"
-        )
-    stored = [frames[name] for name in jobs if name in frames]
+    stored = collect_runs(runs_dir, jobs, settings, check, unit="cell")
     return pd.concat(stored, ignore_index=True) if stored else pd.DataFrame(columns=RECORD_COLUMNS)
