@@ -57,6 +57,16 @@ def ci_scale(params: dict) -> dict:
                 "history_size": [3],
             },
         }
+    params["pinn"]["quick"].update(
+        width=8,
+        depth=2,
+        collocation=64,
+        condition_points=16,
+        budget=60,
+        log_every=10,
+        steps_per_epoch=10,
+        switch_epochs=[2],
+    )
     for sweep in params["sweeps"].values():  # their switch epochs must fit the shrunk epochs
         for space in sweep["optimizers"].values():
             if "fuse_pv.switch_epoch" in space:

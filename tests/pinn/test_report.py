@@ -26,11 +26,13 @@ def test_stage_code_end_to_end(settings, tmp_path):
         curves = tables["curves_evals" if x == "evals" else "curves_time"]
         path = plots.error_curves(curves, tables["runs"], x, 10, out / "figures" / name)
         assert path.stat().st_size > 10_000
+    path = plots.switch_points(tables["runs"], 10, out / "figures" / "switch_points.png")
+    assert path.stat().st_size > 10_000
     items = report.section(settings, tmp_path)
     assert items[0] == f"## {report.HEADING}"
     text = "\n".join(i for i in items if isinstance(i, str))
     assert "Adam→L-BFGS at step 20" in text and "Helmholtz" in text
-    assert sum(isinstance(i, Figure) for i in items) == 2
+    assert sum(isinstance(i, Figure) for i in items) == 3
 
 
 def test_a_grid_not_yet_run_says_how_to_run_it(settings, tmp_path):
