@@ -25,7 +25,7 @@ def error_curves(
     """``curves`` (:func:`~fuse_repro.pinn.summary.on_grid` against ``x``) of the variants
     each problem's figure shows (:func:`~fuse_repro.pinn.summary.shown`, from ``runs``)."""
     sns.set_theme(style="whitegrid", context="paper")
-    problems = list(dict.fromkeys(curves["problem"]))
+    problems = list(dict.fromkeys(runs["problem"]))  # the grid's order
     fig, axes = plt.subplots(1, len(problems), figsize=(4.6 * len(problems), 3.8), squeeze=False)
     for ax, problem in zip(axes[0], problems):
         keys = shown(runs[runs["problem"] == problem])
