@@ -5,7 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from fuse_repro.image.summary import epoch_times, phase_speed, summary_table
+from fuse_repro.image.report import summary_for_display
+from fuse_repro.image.summary import epoch_times, metrics, phase_speed, summary_table
 
 
 def test_target_accuracy_and_phase_speed(grid_log):
@@ -43,3 +44,18 @@ def test_a_seed_missing_the_target_counts_as_infinite_in_the_median(grid_log):
     twice = pd.concat([adam[adam["seed"] == 0], never, never.assign(seed=3)])
     row = summary_table(twice, target).iloc[0]
     assert row["seeds_reached"] == 1 and math.isinf(row["evals_to_target"])
+
+
+def test_a_seed_that_diverged_is_counted_and_never_averaged_away(grid_log):
+    """One of two seeds with a non-finite final loss: the table's loss is NaN (not the
+    other seed's), the seed is counted, the metrics flag it and the report says so."""
+    adam = grid_log[0][lambda f: (f["optimizer"] == "adam") & (f["model"] == "mlp")].copy()
+    last = adam["epoch"] == adam["epoch"].max()
+    adam.loc[last & (adam["seed"] == 1), "train_loss"] = math.nan
+    table = summary_table(adam, target_accuracy=1.01)
+    row = table.iloc[0]
+    assert row["seeds_diverged"] == 1 and math.isnan(row["train_loss_mean"])
+    entry = metrics(table)["mlp"]["adam"]
+    assert entry["diverged"] and entry["seeds_diverged"] == 1 and entry["train_loss"] is None
+    shown = summary_for_display(table).iloc[0]["train loss"]
+    assert shown == "— (1/2 seeds diverged)"

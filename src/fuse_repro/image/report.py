@@ -180,7 +180,13 @@ def summary_for_display(summary: pd.DataFrame) -> pd.DataFrame:
                 for m, s in zip(summary["test_accuracy_mean"], summary["test_accuracy_std"])
             ],
             "train loss": [
-                _pm(m, s, 4) for m, s in zip(summary["train_loss_mean"], summary["train_loss_std"])
+                f"— ({d}/{k} seeds diverged)" if d else _pm(m, s, 4)
+                for m, s, d, k in zip(
+                    summary["train_loss_mean"],
+                    summary["train_loss_std"],
+                    summary["seeds_diverged"],
+                    summary["seeds"],
+                )
             ],
             "closure evals": summary["closure_evals"].round(0).astype(int),
             "wall time (s)": summary["wall_time_s"].round(1),

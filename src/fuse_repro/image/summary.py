@@ -49,12 +49,13 @@ def first_reaching(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
 
 def summary_table(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
     """Per model and optimizer: mean and std over seeds of the final test accuracy and
-    train loss, mean closure evaluations, mean wall time, the number of seeds that
-    switched phase and their median first epoch after the switch, the number of seeds
-    that diverged (final training loss not finite), the number of seeds reaching
-    ``target_accuracy``, and the median over all seeds of the evaluations and
-    time to it, a seed that never reaches it counting as infinite (so the median is
-    infinite when half the seeds or more miss; AlgoPerf scores misses the same way)."""
+    train loss (NaN when a seed diverged: its loss is no number to average away), mean
+    closure evaluations, mean wall time, the number of seeds that switched phase and their
+    median first epoch after the switch, the number of seeds that diverged (final training
+    loss not finite), the number of seeds reaching ``target_accuracy``, and the median over
+    all seeds of the evaluations and time to it, a seed that never reaches it counting as
+    infinite (so the median is infinite when half the seeds or more miss; AlgoPerf scores
+    misses the same way)."""
     keys = RUN
     final = (
         final_rows(log)
@@ -69,8 +70,8 @@ def summary_table(log: pd.DataFrame, target_accuracy: float) -> pd.DataFrame:
             seeds=("seed", "nunique"),
             test_accuracy_mean=("test_accuracy", "mean"),
             test_accuracy_std=("test_accuracy", "std"),
-            train_loss_mean=("train_loss", "mean"),
-            train_loss_std=("train_loss", "std"),
+            train_loss_mean=("train_loss", lambda loss: loss.mean(skipna=False)),
+            train_loss_std=("train_loss", lambda loss: loss.std(skipna=False)),
             closure_evals=("closure_evals", "mean"),
             wall_time_s=("wall_time", "mean"),
             seeds_switched=("switch_epoch", "count"),
