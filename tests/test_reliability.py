@@ -19,7 +19,7 @@ import torch
 import yaml
 
 from fuse_repro import params as P
-from fuse_repro.core import data
+from fuse_repro.core import data, runstore
 from fuse_repro.core.processes import cores
 from fuse_repro.core.runstore import stored_runs
 from fuse_repro.image import runs as image_runs
@@ -185,7 +185,7 @@ def test_toy_workers_are_bounded_by_the_cores(tmp_path, capsys, monkeypatch):
         seen.append(workers)
         return ((name, pd.DataFrame(columns=toy_runs.RECORD_COLUMNS), True) for name in jobs)
 
-    monkeypatch.setattr(toy_runs, "stored_runs", record)
+    monkeypatch.setattr(runstore, "stored_runs", record)  # what collect_runs calls
     config = P.resolve(P.load(ROOT / "params.yaml"), "toy", "quick")
     toy_runs.run_cells(dict(config, workers=1000), tmp_path)
     assert seen == [cores()] and "1000 asked for" in capsys.readouterr().out
