@@ -59,7 +59,10 @@ Models (random inputs and labels from a fixed seed, cross-entropy over 10 classe
    smooth objective in four parameter tensors, so that an iteration is mostly the
    optimizer's own work. Also counted, with the torch profiler on one iteration: the
    operators each optimizer calls outside the closure (top-level ``aten::`` ops; on a GPU
-   each is a kernel launch or a view), and FUSE's for its direction alone.
+   each is a kernel launch or a view), and FUSE's for its direction alone. Beside them, the
+   time of two passes over FUSE's full history (``torch.mv`` with ``W`` and with ``W^T``):
+   the memory traffic any exact direction from the compact representation needs, a floor
+   of FUSE's overhead, as a ratio to torch's whole overhead (context, no target).
 """
 
 from __future__ import annotations
@@ -441,6 +444,7 @@ def bench_overhead(n: int, repeats: int, device: torch.device) -> list[Row]:
     timing = time_lbfgs(cases, repeats, device)
     kernels = {k: count_kernels(case) for k, case in cases.items()}
     fuse_direction = count_direction_kernels(cases["fuse"])
+    floor = history_passes(cases["fuse"], repeats, device)
     name = f"n={n:,}"
     return [
         Row(
@@ -461,6 +465,17 @@ def bench_overhead(n: int, repeats: int, device: torch.device) -> list[Row]:
             ratio(timing.overhead["fuse"], timing.overhead["torch"]),
             OVERHEAD_TARGET,
             closure_note(timing),
+        ),
+        Row(
+            name,
+            "two passes over the history",
+            "s",
+            floor,
+            timing.overhead["torch"],
+            ratio(floor, timing.overhead["torch"]),
+            None,
+            "FUSE: 2 x torch.mv over its 2m x n history, the memory traffic any exact "
+            "direction needs; torch: its whole overhead",
         ),
         Row(
             name,
@@ -509,6 +524,19 @@ def count_direction_kernels(case: LbfgsCase) -> int:
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
         case.optimizer._direction(g)
     return top_level_ops(prof)
+
+
+def history_passes(case: LbfgsCase, repeats: int, device: torch.device) -> float:
+    """Median time of two matrix-vector products over FUSE's full history ``W``
+    (2m x n): the memory traffic of any exact direction from the compact representation
+    (one pass for :math:`[S\\ Y]^\\top g`, one to combine the columns), without the
+    rest of the iteration. A lower bound of FUSE's overhead per iteration."""
+    case.step.setup()
+    W = case.optimizer.state_dict()["fuse"]["W"]
+    g = torch.ones(W.shape[1], dtype=W.dtype, device=W.device)
+    c = torch.ones(W.shape[0], dtype=W.dtype, device=W.device)
+    passes = Timed(run=lambda: torch.mv(W.T, torch.mv(W, g) * c))
+    return interleaved_medians({"passes": passes}, repeats, device)["passes"]
 
 
 # -------------------------------------------------------------------- reporting

@@ -36,6 +36,8 @@ def test_bench_fuse_main_runs_and_writes_json(tmp_path, capsys):
         assert rows[(model, "L-BFGS closure evals / iteration")]["fuse"] >= 1
     overhead = rows[("n=100", "L-BFGS overhead / iteration")]
     assert overhead["target"] == 0.5 and overhead["verdict"] in ("pass", "MISS")
+    floor = rows[("n=100", "two passes over the history")]
+    assert floor["fuse"] > 0 and floor["target"] is None  # context: a floor, no target
     kernels = rows[("n=100", "L-BFGS kernels / iteration")]
     assert kernels["fuse"] > 0 and kernels["torch"] > 0  # counted, not timed
     assert "direction alone" in kernels["note"]
