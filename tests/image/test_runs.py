@@ -18,10 +18,13 @@ from fuse_repro.image.runs import (
     BatchNormUpdates,
     Split,
     Splits,
+    check_run,
+    passed_a_multiple,
     run_experiment,
     run_grid,
     subset_indices,
     train_run,
+    whole_epochs,
 )
 from fuse_repro.image.settings import BATCH_NORM_UPDATES
 from tests.helpers import CPU, row_band_images
@@ -93,6 +96,47 @@ def test_a_run_whose_parameters_stop_being_finite_stops_training_there(
         assert after[column].nunique() == 1, column
     assert log["grad_norm"].iloc[2:].isna().all()
     assert not math.isfinite(log["train_loss"].iloc[-1])
+
+
+def test_a_count_passes_a_multiple_only_when_it_crosses_one():
+    assert passed_a_multiple(7, 8, 4) and passed_a_multiple(7, 13, 4)  # one row, 2 passed
+    assert not passed_a_multiple(8, 11, 4) and not passed_a_multiple(0, 100, None)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "fuse_pv_epoch"])
+def test_eval_every_scores_at_a_fixed_cadence_of_evaluations_and_changes_no_epoch_row(
+    fashion_config, fashion_splits, optimizer
+):
+    """Rows at fractional epochs after each step that passes a multiple of ``eval_every``
+    closure evaluations (none at an epoch's last step: the epoch's row is there); the
+    whole-epoch rows are the run without the cadence, times aside (scoring trains nothing)."""
+    plain = train_run("mlp", optimizer, 0, fashion_config, fashion_splits)
+    every = 4  # 6 steps per epoch (384 images, batch 64); L-BFGS steps evaluate >= 2 times
+    log = train_run("mlp", optimizer, 0, dict(fashion_config, eval_every=every), fashion_splits)
+    assert check_run(fashion_config, f"mlp__{optimizer}__seed0__k", log) is None
+    epochs = whole_epochs(log).reset_index(drop=True)
+    untimed = [c for c in LOG_COLUMNS if c != "wall_time"]
+    pd.testing.assert_frame_equal(epochs[untimed], plain[untimed], check_dtype=False)
+    cadence = log[log["epoch"] % 1 != 0]
+    assert len(cadence) >= fashion_config["epochs"]  # at least one per epoch
+    evals = log["closure_evals"].tolist()
+    for before, after, epoch in zip(evals, evals[1:], log["epoch"].iloc[1:]):
+        if epoch % 1:  # a cadence row: the step before it passed a multiple of `every`
+            assert after // every > before // every
+    assert cadence["grad_norm"].isna().all() and cadence["wall_time"].is_monotonic_increasing
+    fractions = (cadence["epoch"] % 1) * 6
+    assert (fractions - fractions.round()).abs().max() < 1e-9  # after batch b of 6
+
+
+def test_a_run_file_with_epochs_out_of_order_or_missing_is_rejected(grid_log, fashion_config):
+    frame = grid_log[0]
+    run = frame[(frame["optimizer"] == "adam") & (frame["seed"] == 0)][LOG_COLUMNS]
+    name = "mlp__adam__seed0__k"
+    assert check_run(fashion_config, name, run) is None
+    assert "in order" in check_run(fashion_config, name, run.iloc[::-1])
+    assert "in order" in check_run(fashion_config, name, run.iloc[:-1])
+    between = pd.concat([run, run.iloc[[1]].assign(epoch=0.5)])  # a cadence row out of place
+    assert "in order" in check_run(fashion_config, name, between)
 
 
 def test_rerun_keeps_finished_runs_and_never_deletes_others(

@@ -178,6 +178,46 @@ def test_the_chosen_points_run_again_on_the_confirmation_seeds_and_are_compared(
     assert comparison.iloc[0]["difference"] == pytest.approx(expected)
 
 
+def test_time_to_target_is_the_first_scoring_at_the_references_median_misses_infinite():
+    """Target 0.8 (the median of Adam's final validation scores 0.7, 0.8, 0.9); a run's
+    time is its first row at or above it; SGD reaches it in one seed of three: its median
+    is infinite."""
+    rows = []
+    for seed, (adam_curve, sgd_curve) in enumerate(
+        [((0.5, 0.7), (0.6, 0.85)), ((0.8, 0.8), (0.5, 0.6)), ((0.85, 0.9), (0.5, 0.5))]
+    ):
+        for optimizer, curve in (("adam", adam_curve), ("sgd", sgd_curve)):
+            for epoch, score in enumerate(curve, start=1):
+                rows.append(
+                    dict(
+                        point=f"mlp: {optimizer}",
+                        model="mlp",
+                        optimizer=optimizer,
+                        seed=seed,
+                        epoch=epoch / 2 if epoch == 1 else 1,  # a cadence row, then epoch 1
+                        val_accuracy=score,
+                        test_accuracy=0.0,
+                        charged_evals=10 * epoch,
+                        wall_time=1.5 * epoch,
+                    )
+                )
+    table = sweeps.time_to_target_table(pd.DataFrame(rows)).set_index("optimizer")
+    assert table.loc["adam", "target"] == pytest.approx(0.8)
+    assert table.loc["adam", "seeds_reached"] == 2 and table.loc["sgd", "seeds_reached"] == 1
+    assert table.loc["adam", "evals_to_target"] == 10  # seeds: inf, 10, 10
+    assert table.loc["adam", "seconds_to_target"] == 1.5
+    late = pd.DataFrame(rows).assign(
+        val_accuracy=lambda f: f["val_accuracy"].where(
+            f["optimizer"] == "adam", 0.95 * (f["epoch"] == 1)
+        )
+    )  # SGD reaches it at epoch 1 only
+    assert (
+        sweeps.time_to_target_table(late).set_index("optimizer").loc["sgd", "evals_to_target"] == 20
+    )
+    assert table.loc["sgd", "evals_to_target"] == np.inf and table.loc["sgd", "seeds"] == 3
+    assert sweeps.time_to_target_table(pd.DataFrame(rows), reference="lbfgs").empty
+
+
 def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(tiny_sweep, tmp_path):
     settings, found, splits, log, runs = tiny_sweep
     root, name = tmp_path, "tiny"
@@ -194,7 +234,10 @@ def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(ti
     assert "points scored on the validation set at the final epoch" in text
     for optimizer in ("Adam", "FUSE-PV (epoch)"):
         assert f"| {optimizer}" in text
-    assert text.count("| MLP ") == 2 + 3  # a best point per optimizer, 3 measures x 1 pair
+    assert text.count("| MLP ") == 2 + 3 + 2  # best points, 3 measures x 1 pair, 2 targets
+    assert (
+        "Time to target: the target is the median final validation accuracy of tuned Adam" in text
+    )
     empty = "\n".join(sweep_section("nothing", settings, _no_runs(tmp_path / "x", "nothing")))
     assert "0 of 6 runs stored" in empty and "python -m fuse_repro.sweep nothing" in empty
     held_out = dict(settings, validation_size=500)

@@ -13,6 +13,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from fuse_repro.core.optimizers import LABELS  # noqa: E402
+from fuse_repro.image.runs import whole_epochs  # noqa: E402
 from fuse_repro.image.summary import switch_epochs  # noqa: E402
 
 X_AXES = {"epoch": "epoch", "closure_evals": "closure evaluations", "wall_time": "wall time (s)"}
@@ -21,9 +22,10 @@ Y_AXES = {"train_loss": "train loss (full training set)", "test_accuracy": "test
 
 def seed_band(log: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
     """Per optimizer and epoch: mean of ``x`` and mean/std of ``y`` over seeds (runs share
-    epochs, not evaluation counts or times, so curves are aligned by epoch)."""
+    epochs, not evaluation counts or times, so curves are aligned by whole epoch)."""
     band = (
-        log.groupby(["optimizer", "epoch"], sort=False)
+        whole_epochs(log)
+        .groupby(["optimizer", "epoch"], sort=False)
         .agg(x=(x, "mean"), y=(y, "mean"), y_std=(y, "std"))
         .reset_index()
     )

@@ -22,6 +22,7 @@ from fuse_repro.core.paths import (
 from fuse_repro.image.claims import claim_rows
 from fuse_repro.image.settings import DATASETS
 from fuse_repro.image.summary import phase_speed
+from fuse_repro.image.sweeps import TARGET_REFERENCE
 from fuse_repro.image.sweeps import label as sweep_label
 from fuse_repro.report import Figure, Item, claims_table, table
 
@@ -392,4 +393,43 @@ def confirmation_items(name: str, metrics: dict, root: Path) -> list[Item]:
             )
         )
     )
-    return items
+    path = sweep_dir(root, name) / "time_to_target.csv"
+    return items + time_to_target_items(path, metrics.get("scored_on", "test"))
+
+
+def time_to_target_items(path: Path, scored_on: str) -> list[Item]:
+    """The confirmation runs' time to target
+    (:func:`fuse_repro.image.sweeps.time_to_target_table`), when there is one."""
+    if not path.is_file():
+        return []
+    rows = pd.read_csv(path)
+    if rows.empty:
+        return []
+    return [
+        f"Time to target: the target is the median final {scored_on} accuracy of tuned "
+        f"{LABELS[TARGET_REFERENCE]} on these seeds; a run's time is its first scoring "
+        "(epoch ends and the fixed cadence of `eval_every` evaluations) at or above it, "
+        "infinite (∞) when it never gets there; medians over all seeds.",
+        table(
+            pd.DataFrame(
+                {
+                    "model": rows["model"].str.upper(),
+                    "method": rows["optimizer"].map(LABELS),
+                    "target": rows["target"].map("{:.4f}".format),
+                    "seeds reaching it": [
+                        f"{r.seeds_reached}/{r.seeds}" for r in rows.itertuples()
+                    ],
+                    "closure evaluations": rows["evals_to_target"].map(_count_or_never),
+                    "seconds": rows["seconds_to_target"].map(_seconds_or_never),
+                }
+            )
+        ),
+    ]
+
+
+def _count_or_never(value: float) -> str:
+    return "∞" if math.isinf(value) else f"{value:,.0f}"
+
+
+def _seconds_or_never(value: float) -> str:
+    return "∞" if math.isinf(value) else f"{value:,.1f}"

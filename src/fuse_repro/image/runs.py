@@ -13,6 +13,15 @@ have switched; the loss rule monitors ``train_loss`` or ``val_loss``).
 The validation split (``validation_size`` images, none when null) is a fixed random part
 of the training images, never trained on; ``train_size`` then picks from the rest.
 
+With ``eval_every`` = k (null: off) a run is also scored at a fixed cadence in closure
+evaluations, as AlgoPerf evaluates at a fixed cadence: after each step that takes the
+count of evaluations past a multiple of k, a row like the epoch's (``grad_norm`` NaN, the
+scoring not timed) is logged at the fractional epoch ``e - 1 + b / n`` (after batch b of
+n in epoch e). Epoch-level rows stay where they are; methods that spend different numbers
+of evaluations per epoch (an L-BFGS step evaluates the closure several times) are then
+scored at the same spacing in evaluations, not once per epoch each, which is what a time
+to target needs (:func:`fuse_repro.image.sweeps.time_to_target_table`).
+
 Options of an experiment's block (params.yaml): inputs normalised per channel
 (``normalize``), ``channels_last`` memory format, bf16 autocast inside the closure
 (``bf16``; parameters and optimizer state stay float32), and ``processes`` > 1 for data
@@ -91,6 +100,18 @@ LOG_COLUMNS = [
 
 
 DIVERGED = "diverged"
+
+
+def passed_a_multiple(before: int, after: int, every: int | None) -> bool:
+    """Whether counting from ``before`` to ``after`` passed a multiple of ``every``
+    (never when ``every`` is None)."""
+    return every is not None and after // every > before // every
+
+
+def whole_epochs(log: pd.DataFrame) -> pd.DataFrame:
+    """The rows logged before training and at the end of each epoch, without the rows of
+    the ``eval_every`` cadence (at fractional epochs)."""
+    return log[log["epoch"] % 1 == 0]
 
 
 def diverged(model: torch.nn.Module) -> bool:
@@ -366,10 +387,18 @@ def train_run(
         torch.autocast, device.type, dtype=torch.bfloat16, enabled=bool(settings.get("bf16"))
     )
     progress = {"epoch": 0, "step": 0, "evals": 0, "wall": 0.0, "rows": []}
+    eval_every = later_setting(settings, "eval_every")
 
-    def log(epoch: int, phase: str, grad_norm: float = math.nan) -> tuple[float, float | None]:
-        """Append the row of ``epoch``; return the losses on the full training set and on
-        the validation split (None without one)."""
+    def stop_clock(started: float) -> None:
+        """Add the training time since ``started`` (device work included) to the run's."""
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        progress["wall"] += time.perf_counter() - started
+
+    def log(epoch: float, phase: str, grad_norm: float = math.nan) -> tuple[float, float | None]:
+        """Append the row of ``epoch`` (fractional for a row of the ``eval_every``
+        cadence); return the losses on the full training set and on the validation split
+        (None without one)."""
         train_loss, train_accuracy = evaluate(model, train, world)
         val_loss, val_accuracy = (
             evaluate(model, splits.validation, world) if splits.validation else (math.nan,) * 2
@@ -445,9 +474,11 @@ def train_run(
 
             optimizer.step(closure)
             progress["step"] += 1
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        progress["wall"] += time.perf_counter() - started
+            if b + 1 < n_batches and passed_a_multiple(step_evals, progress["evals"], eval_every):
+                stop_clock(started)
+                log(epoch - 1 + (b + 1) / n_batches, optimizer.phase)
+                started = time.perf_counter()
+        stop_clock(started)
         train_loss, val_loss = log(epoch, phase, grad_norms.item() / n_batches)
         optimizer.end_epoch(train_loss, val_loss)
         progress["epoch"] = epoch
@@ -478,7 +509,11 @@ TRAINING_SETTINGS = (
 # Settings added after runs were stored, with the value that gives what runs did before
 # them: such a setting enters a run's identity only when it differs from that value, so
 # adding an option keeps every stored run valid.
-LATER_SETTINGS = {"validation_size": None, "batch_norm_updates": "every_evaluation"}
+LATER_SETTINGS = {
+    "validation_size": None,
+    "batch_norm_updates": "every_evaluation",
+    "eval_every": None,
+}
 
 
 def later_setting(settings: dict[str, Any], name: str) -> Any:
@@ -502,11 +537,16 @@ def run_key(
 
 def check_run(settings: dict[str, Any], name: str, table: pd.DataFrame) -> str | None:
     """What is wrong with ``table`` read back from run file ``name``: its columns, its
-    epochs (0 to ``epochs``, one row each) and the run it names; None when complete."""
+    epochs (0 to ``epochs``, one row each, increasing, with rows of the ``eval_every``
+    cadence between them) and the run it names; None when complete."""
     if list(table.columns) != LOG_COLUMNS:
         return f"columns {list(table.columns)}, expected {LOG_COLUMNS}"
-    if list(table["epoch"]) != list(range(settings["epochs"] + 1)):
-        return f"{len(table)} rows, expected epochs 0..{settings['epochs']}"
+    epochs = table["epoch"]
+    if (
+        list(whole_epochs(table)["epoch"]) != list(range(settings["epochs"] + 1))
+        or not (epochs.diff().dropna() > 0).all()
+    ):
+        return f"{len(table)} rows, expected epochs 0..{settings['epochs']} in order"
     model, optimizer, seed = name.split("__")[:3]
     run = (table["model"].iloc[0], table["optimizer"].iloc[0], f"seed{table['seed'].iloc[0]}")
     if table[["model", "optimizer", "seed"]].nunique().max() > 1 or run != (

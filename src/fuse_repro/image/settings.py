@@ -64,6 +64,7 @@ def schema(dataset: str) -> dict[str, Any]:
         "channels_last": Boolean(),
         "bf16": Boolean(),
         "batch_norm_updates": Choice(BATCH_NORM_UPDATES),
+        "eval_every": Number(integer=True, low=1, nullable=True),
         "processes": POSITIVE_INT,
         "workers": POSITIVE_INT,
         "target_accuracy": Number(low=0.0, high=1.0),

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from fuse_repro.core.optimizers import LABELS
-from fuse_repro.image.runs import DIVERGED
+from fuse_repro.image.runs import DIVERGED, whole_epochs
 
 RUN = ["model", "optimizer", "seed"]
 
@@ -91,7 +91,7 @@ def epoch_times(log: pd.DataFrame) -> pd.DataFrame:
     evaluation over all seeds' epochs spent in that phase (a diverged run's epochs after
     its divergence trained nothing and are left out)."""
     keys = RUN
-    log = log.sort_values(keys + ["epoch"])
+    log = whole_epochs(log).sort_values(keys + ["epoch"])
     steps = log.assign(
         seconds=log.groupby(keys)["wall_time"].diff(),
         evals=log.groupby(keys)["closure_evals"].diff(),
@@ -157,8 +157,9 @@ def metrics(table: pd.DataFrame) -> dict:
 
 
 def plot_tables(log: pd.DataFrame, column: str) -> dict[str, pd.DataFrame]:
-    """Per model, ``epoch`` and one column per optimizer: the seed mean of ``column``."""
-    wide = log.pivot_table(
+    """Per model, ``epoch`` and one column per optimizer: the seed mean of ``column``
+    (whole epochs: seeds share them)."""
+    wide = whole_epochs(log).pivot_table(
         index=["model", "epoch"], columns="optimizer", values=column, aggfunc="mean"
     )
     return {

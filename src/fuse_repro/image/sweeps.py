@@ -188,6 +188,47 @@ def final_rows(log: pd.DataFrame) -> pd.DataFrame:
     return last.assign(score=last[column])
 
 
+TARGET_REFERENCE = "adam"
+"""The method whose tuned runs set the target of :func:`time_to_target_table`."""
+
+
+def time_to_target_table(log: pd.DataFrame, reference: str = TARGET_REFERENCE) -> pd.DataFrame:
+    """Time to target on the confirmation runs, as AlgoPerf measures it: per model the
+    target is the median over seeds of the tuned ``reference`` runs' final score (the
+    accuracy of :func:`scored_on`: validation when there is a split); a run's time is its
+    first logged row (epoch ends and the ``eval_every`` cadence) with a score at least the
+    target, in charged closure evaluations and in training seconds, and infinite when it
+    never gets there. Per model and method: the target, the seeds that reached it of all
+    seeds, and the medians over all seeds (infinite when most missed). Empty without
+    ``reference`` runs."""
+    column = "val_accuracy" if scored_on(log) == "validation" else "test_accuracy"
+    rows = []
+    for model, runs in log.groupby("model", sort=False):
+        finals = final_rows(runs)
+        targets = finals.loc[finals["optimizer"] == reference, "score"]
+        if targets.empty:
+            continue
+        target = float(targets.median())
+        for optimizer, frame in runs.groupby("optimizer", sort=False):
+            first = frame[frame[column] >= target].sort_values("epoch").groupby(RUN).head(1)
+            seeds = frame["seed"].unique()
+            reached = first.set_index("seed").reindex(seeds)
+            evals = reached["charged_evals"].fillna(math.inf)
+            seconds = reached["wall_time"].fillna(math.inf)
+            rows.append(
+                {
+                    "model": model,
+                    "optimizer": optimizer,
+                    "target": target,
+                    "seeds_reached": int(first["seed"].nunique()),
+                    "seeds": len(seeds),
+                    "evals_to_target": float(evals.median()),
+                    "seconds_to_target": float(seconds.median()),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def point_table(log: pd.DataFrame, sweep_points: list[Point]) -> pd.DataFrame:
     """One row per model and point: the swept values, the seeds, the mean score, final
     training loss, closure evaluations and wall time, and the paired gap to the best point
@@ -317,8 +358,9 @@ def write_summaries(
     """Under ``out_dir``: ``declared.csv`` (every declared point: key, optimizer, model and
     swept values, stored or not, so that the folder is never empty and git holds it);
     ``points.csv`` (:func:`point_table`) and ``log.csv`` of the trials; with confirmation
-    runs, ``confirmation_log.csv`` and ``comparison.csv``
-    (:func:`fuse_repro.image.comparison.comparison_table`). The metrics JSON: ``runs``
+    runs, ``confirmation_log.csv``, ``comparison.csv``
+    (:func:`fuse_repro.image.comparison.comparison_table`) and ``time_to_target.csv``
+    (:func:`time_to_target_table`). The metrics JSON: ``runs``
     (trials stored and expected), ``scored_on``, ``chosen`` (:func:`chosen`) and
     ``confirmation`` (runs stored and expected, when the sweep has confirm seeds).
     Derived files are removed first. Returns the tables written."""
@@ -349,6 +391,7 @@ def write_summaries(
         document["confirmation"] = {"stored": stored_runs(confirmation), "expected": expected}
     if len(confirmation):
         tables["comparison"] = comparison_table(confirmation)
+        tables["time_to_target"] = time_to_target_table(confirmation)
         confirmation.to_csv(out_dir / "confirmation_log.csv", index=False)
     for name, table in tables.items():
         table.to_csv(out_dir / f"{name}.csv", index=False)
@@ -356,7 +399,14 @@ def write_summaries(
     return tables
 
 
-DERIVED = ("declared.csv", "points.csv", "log.csv", "comparison.csv", "confirmation_log.csv")
+DERIVED = (
+    "declared.csv",
+    "points.csv",
+    "log.csv",
+    "comparison.csv",
+    "confirmation_log.csv",
+    "time_to_target.csv",
+)
 """The files :func:`write_summaries` derives (removed before it writes)."""
 
 
