@@ -216,6 +216,11 @@ def test_time_to_target_is_the_first_scoring_at_the_references_median_misses_inf
     )
     assert table.loc["sgd", "evals_to_target"] == np.inf and table.loc["sgd", "seeds"] == 3
     assert sweeps.time_to_target_table(pd.DataFrame(rows), reference="lbfgs").empty
+    even = pd.DataFrame(rows)
+    even = even[even["seed"] > 0]  # Adam's finals 0.8, 0.9: the lower median, one reached
+    table = sweeps.time_to_target_table(even).set_index("optimizer")
+    assert table.loc["adam", "target"] == pytest.approx(0.8)
+    assert table.loc["adam", "seeds_reached"] == 2 and table.loc["adam", "evals_to_target"] == 10
 
 
 def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(tiny_sweep, tmp_path):
@@ -236,7 +241,7 @@ def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(ti
         assert f"| {optimizer}" in text
     assert text.count("| MLP ") == 2 + 3 + 2  # best points, 3 measures x 1 pair, 2 targets
     assert (
-        "Time to target: the target is the median final validation accuracy of tuned Adam" in text
+        "the lower one for an even number of seeds) final validation accuracy of tuned Adam" in text
     )
     empty = "\n".join(sweep_section("nothing", settings, _no_runs(tmp_path / "x", "nothing")))
     assert "0 of 6 runs stored" in empty and "python -m fuse_repro.sweep nothing" in empty

@@ -7,7 +7,8 @@ interval (:mod:`fuse_repro.core.statistics`):
 * *fewer gradient evaluations than SGD and Adam*: test accuracy at an equal budget of
   closure evaluations (forward+backward passes, with what a switch rule needs charged:
   :func:`fuse_repro.image.runs.charged_evals`), and separately of training seconds: the
-  largest budget every compared run reached, each run scored at its last epoch within it;
+  largest budget every compared run reached, each run scored at its last logged row within
+  it (an epoch's end, or a row of the ``eval_every`` cadence where the runs have one);
 * *the epoch criterion slightly outperforms the gradient and loss criteria*: final test
   accuracy, equal epochs (the paper's protocol);
 * *L-BFGS after Adam improves on Adam alone*: final test accuracy, equal epochs.
@@ -26,8 +27,9 @@ FUSE_PV = "fuse_pv_epoch"
 
 
 def at_common_budget(log: pd.DataFrame, budget: str) -> tuple[pd.DataFrame, float]:
-    """Per run of ``log``, its last row whose ``budget`` column (``charged_evals`` or
-    ``wall_time``) is at most ``B``, the smallest final ``budget`` over the runs that did
+    """Per run of ``log``, its last row (an epoch's end or a cadence row) whose ``budget``
+    column (``charged_evals`` or ``wall_time``) is at most ``B``, the smallest final
+    ``budget`` over the runs that did
     not diverge (the largest budget every such run reached; a diverged run stopped
     spending at its divergence, and its model there is its model at any larger budget);
     returns those rows and ``B``."""

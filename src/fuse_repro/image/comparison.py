@@ -1,7 +1,8 @@
 """Methods compared pairwise on the same seeds: each FUSE-PV variant against each other
 method, at equal epochs, at an equal budget of closure evaluations and at an equal budget
 of training seconds (:func:`fuse_repro.image.claims.at_common_budget`: the largest budget
-both runs of a pair reached, each scored at its last epoch within it), by the paired
+both runs of a pair reached, each scored at its last logged row within it: an epoch's end
+or a row of the ``eval_every`` cadence), by the paired
 per-seed differences of test accuracy and their bootstrap interval
 (:func:`fuse_repro.core.statistics.paired`). The tuned protocol's table
 (:mod:`fuse_repro.image.sweeps`, its confirmation runs) is made of these rows."""

@@ -406,10 +406,11 @@ def time_to_target_items(path: Path, scored_on: str) -> list[Item]:
     if rows.empty:
         return []
     return [
-        f"Time to target: the target is the median final {scored_on} accuracy of tuned "
+        f"Time to target: the target is the median (the lower one for an even number of "
+        f"seeds) final {scored_on} accuracy of tuned "
         f"{LABELS[TARGET_REFERENCE]} on these seeds; a run's time is its first scoring "
         "(epoch ends and the fixed cadence of `eval_every` evaluations) at or above it, "
-        "infinite (∞) when it never gets there; medians over all seeds.",
+        "infinite (∞) when it never gets there; (lower) medians over all seeds.",
         table(
             pd.DataFrame(
                 {

@@ -309,6 +309,11 @@ def _save_checkpoint(
 CHECKPOINT_KEYS = {"epoch", "step", "evals", "wall", "rows", "model", "optimizer", "order", "rng"}
 
 
+def whole_rows(payload: dict[str, Any]) -> int:
+    """The rows of whole epochs a checkpoint's log holds (beside the cadence's)."""
+    return sum(row["epoch"] % 1 == 0 for row in payload["rows"])
+
+
 def _read_checkpoint(path: Path, epochs: int) -> dict[str, Any] | None:
     """The checkpoint at ``path`` if it is one of a run with ``epochs`` epochs that is not
     finished; otherwise it is named on stderr, set aside as ``<name>.damaged`` and the run
@@ -319,8 +324,8 @@ def _read_checkpoint(path: Path, epochs: int) -> dict[str, Any] | None:
         problem = None
         if not isinstance(payload, dict) or not CHECKPOINT_KEYS <= set(payload):
             problem = "not a checkpoint of this project"
-        elif not 1 <= payload["epoch"] < epochs or len(payload["rows"]) != payload["epoch"] + 1:
-            problem = f"epoch {payload['epoch']} with {len(payload['rows'])} logged rows"
+        elif not 1 <= payload["epoch"] < epochs or whole_rows(payload) != payload["epoch"] + 1:
+            problem = f"epoch {payload['epoch']} with {whole_rows(payload)} rows of whole epochs"
     except Exception as error:  # any unpickling failure: a damaged file
         problem = f"unreadable: {type(error).__name__}: {error}"
     if problem is None:
@@ -648,8 +653,9 @@ def charged_evals(log: pd.DataFrame, splits: Splits, batch_size: int) -> pd.Seri
             continue
         watched = splits.validation if spec.needs_validation else splits.train
         per_epoch = FORWARD_SHARE * math.ceil(len(watched.y) / batch_size)
-        switched = pd.to_numeric(rows["switch_epoch"]).fillna(rows["epoch"])
-        watched_epochs = rows["epoch"].clip(upper=switched)
+        done = rows["epoch"] // 1  # epochs ended (a cadence row is inside an epoch)
+        switched = pd.to_numeric(rows["switch_epoch"]).fillna(done)
+        watched_epochs = done.clip(upper=switched)
         charge[rows.index] = per_epoch * watched_epochs
     return log["closure_evals"] + charge
 
