@@ -27,7 +27,10 @@ def notes(settings: dict[str, Any]) -> list[str]:
     return [
         f"Setup (params.yaml, scale {settings['scale']}): {functions}; {settings['starts']} "
         f"random starts per function (seed {settings['seed']}, uniform in the function's usual "
-        f"domain), the same starts and noise sequence for every optimizer; budget "
+        f"domain), the same starts and noise sequence for every optimizer (start i's noise "
+        f"seeded with {settings['seed']} + i, so start 0's shares the starts' own generator "
+        "seed and its noise reuses the draws that placed the starts: a dependence in one "
+        "start per function, kept so that the runs of record stay valid); budget "
         f"{settings['budget']} closure evaluations (value and gradient) per run; target "
         f"f − f* ≤ {settings['target_gap']:g}; success: final point within "
         f"{settings['success_tol']:g} of a global minimiser. {noise_note(settings)}",
