@@ -49,5 +49,5 @@ def test_claims_come_from_the_results_present(tmp_path, committed_params):
     ]
     pd.DataFrame(rows).to_csv(folder / "log.csv", index=False)
     (row,) = claims.claim_rows(tmp_path, committed_params, "paper", "quick")
-    assert row["scale"] == "paper" and row["verdict"] == "supported"
+    assert row["scale"] == "paper" and row["verdict"].startswith("supported (")
     assert row["where"] == "[FashionMNIST](../paper/report.md#fashionmnist)"

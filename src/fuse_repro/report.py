@@ -95,7 +95,7 @@ def header(scale: str, manifest: dict, env: dict[str, str]) -> str:
         "scale": scale,
         "numerics version": str(NUMERICS_VERSION),
         "data": sources,
-        "commit": env["commit"],
+        "built from commit": env["commit"],
         "device": env["device"],
         "python": env["python"],
         "packages": env["packages"],

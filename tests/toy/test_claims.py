@@ -44,9 +44,11 @@ def test_claim_rows_and_their_verdicts():
         }
     )
     rows = {row["claim"][:6]: row for row in claims.claim_rows(table, 1e-8, "test functions")}
-    assert rows["L-BFGS"]["verdict"] == SUPPORTED
-    assert rows["The ep"]["verdict"] == UNDECIDED  # beats gradient, ties loss
+    assert rows["L-BFGS"]["verdict"] == SUPPORTED + " (better than Adam)"
+    assert rows["The ep"]["verdict"] == (  # beats gradient, ties loss
+        UNDECIDED + " (better than FUSE-PV (gradient); no difference from FUSE-PV (loss))"
+    )
     assert "0 wins, 0 losses, 8 ties" in rows["The ep"]["evidence"]
     worse = comparison({"fuse_pv_epoch": [0.5] * 8, "adam": [1.0] * 8})
     (row,) = claims.claim_rows(worse, 1e-8, "test functions")
-    assert row["verdict"] == NOT_SUPPORTED
+    assert row["verdict"].startswith(NOT_SUPPORTED + " (worse than")

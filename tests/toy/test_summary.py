@@ -132,11 +132,12 @@ def test_rule_verdict_counts_wins_and_ties():
     assert ranking["tied"].tolist() == [False, False, True]
     verdict = toy_results.rule_verdict(ranking)
     assert "FUSE-PV (epoch) 1, FUSE-PV (gradient) 1, FUSE-PV (loss) 0" in verdict
-    assert "inconclusive" in verdict
+    assert "the epoch rule shares the most wins" in verdict
     epoch_wins = toy_results.rule_verdict(ranking.assign(winner="fuse_pv_epoch"))
-    assert epoch_wins.endswith("this agrees.")
+    assert ": the epoch rule wins the most." in epoch_wins
     loss_wins = toy_results.rule_verdict(ranking.assign(winner="fuse_pv_loss"))
-    assert loss_wins.endswith("this disagrees.")
+    assert "another rule wins more than the epoch rule" in loss_wins
+    assert "decided by the paired sign tests in the claims table" in loss_wins
 
 
 def test_performance_profiles_follow_dolan_and_more():

@@ -3,7 +3,7 @@ method, at equal epochs, at an equal budget of closure evaluations and at an equ
 of training seconds (:func:`fuse_repro.image.claims.at_common_budget`: the largest budget
 both runs of a pair reached, each scored at its last logged row within it: an epoch's end
 or a row of the ``eval_every`` cadence), by the paired
-per-seed differences of test accuracy and their bootstrap interval
+per-seed differences of test accuracy and their t-interval
 (:func:`fuse_repro.core.statistics.paired`). The tuned protocol's table
 (:mod:`fuse_repro.image.sweeps`, its confirmation runs) is made of these rows."""
 

@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.stats
 
 from fuse_repro.core.optimizers import LABELS
-from fuse_repro.core.statistics import BETTER, NO_DIFFERENCE, WORSE, verdict
+from fuse_repro.core.statistics import BETTER, NO_DIFFERENCE, WORSE, explained_verdict
 from fuse_repro.toy.summary import equivalent, ranked
 
 LEVEL = 0.05
@@ -93,7 +93,9 @@ def claim_rows(comparison: pd.DataFrame, target_gap: float, workload: str) -> li
                 "measure": "function × noise comparisons (success, final gap, evaluations)",
                 "evidence": f"{LABELS[FUSE_PV]}: "
                 + "; ".join(t.describe(ref) for ref, t in zip(references, tests)),
-                "verdict": verdict({t.outcome for t in tests}),
+                "verdict": explained_verdict(
+                    {LABELS[ref]: t.outcome for ref, t in zip(references, tests)}
+                ),
             }
         )
     return rows

@@ -302,25 +302,28 @@ def rule_ranking(table: pd.DataFrame, target_gap: float) -> pd.DataFrame:
 
 
 def rule_verdict(ranking: pd.DataFrame) -> str:
-    """One sentence on the paper's statement that the epoch rule slightly outperforms the
-    gradient and loss rules, from :func:`rule_ranking`."""
+    """One sentence describing the three-way ranking of the switch rules, from
+    :func:`rule_ranking`. It gives no verdict on the paper's statement that the epoch rule
+    slightly outperforms the others: the paired sign tests of the claims table
+    (:func:`fuse_repro.toy.claims.claim_rows`) do, one per pair, and a count of wins alone
+    cannot say whether a difference is more than chance."""
     decided = ranking[~ranking["tied"]]
     wins = decided["winner"].value_counts().reindex(list(FUSE_PV_RULES), fill_value=0)
     counts = ", ".join(f"{variant_label(r)} {wins[r]}" for r in FUSE_PV_RULES)
     if decided.empty:
-        verdict = "cannot test it (every comparison is a tie)"
+        leader = "no rule wins a comparison (every one is a tie)"
     elif wins["fuse_pv_epoch"] == wins.max() and (wins == wins.max()).sum() == 1:
-        verdict = "agrees"
+        leader = "the epoch rule wins the most"
     elif wins["fuse_pv_epoch"] == wins.max():
-        verdict = "is inconclusive (the epoch rule shares the most wins)"
+        leader = "the epoch rule shares the most wins"
     else:
-        verdict = "disagrees"
+        leader = "another rule wins more than the epoch rule"
     return (
         f"Switch rules, wins over {len(ranking)} function × noise comparisons "
         "(success rate, then median final gap, then median evaluations to the target; "
-        f"{len(ranking) - len(decided)} ties): "
-        f"{counts}. Against the paper's statement that the epoch rule slightly "
-        f"outperforms the other two, this {verdict}."
+        f"{len(ranking) - len(decided)} ties): {counts}: {leader}. Whether the epoch rule "
+        "outperforms the other two (the paper's statement) is decided by the paired sign "
+        "tests in the claims table, not by this count."
     )
 
 
