@@ -67,7 +67,7 @@ def test_stage_code_end_to_end_and_resume(settings, tmp_path, monkeypatch):
     captions = [i.caption for i in toy_report.section(settings, tmp_path) if isinstance(i, Figure)]
     text += "\n".join(captions)
     assert "Toy ablation" in text and "scipy L-BFGS-B (noise-free)" in text
-    assert "Against the paper's statement that the epoch rule" in text
+    assert "decided by the paired sign tests in the claims table" in text
     assert "gradient noise 1" in text and "Ablation heat maps on rosenbrock_2d" in text
 
     def no_runs(*args, **kwargs):
