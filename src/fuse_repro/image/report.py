@@ -318,11 +318,17 @@ def section(settings: dict, paper: dict, root: Path, manifest: dict) -> list[Ite
     return items
 
 
+EVERY_POINT_UP_TO = 16
+"""A sweep with at most this many points per model (an ablation, an oracle sweep) shows
+every point; a larger one (a tuning sweep) each optimizer's best."""
+
+
 def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
     """A declared sweep's report section (``settings``: the sweep's, from
     :func:`fuse_repro.params.resolve_sweep`): how many of its runs are stored, per model
-    the best point of each optimizer with its score and its gap to the model's best point
-    (paired by seed: for a switch rule in an oracle sweep, its regret), and the figure."""
+    every point (:data:`EVERY_POINT_UP_TO`) or the best point of each optimizer, with its
+    score and its gap to the model's best point (paired by seed: for a switch rule in an
+    oracle sweep, its regret), and the figure."""
     experiment, scale = settings["experiment"], settings["scale"]
     metrics = json.loads(sweep_metrics_path(root, name).read_text())
     runs = metrics["runs"]
@@ -346,12 +352,18 @@ def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
     if not runs["stored"]:
         return items + confirmation_items(name, metrics, root)
     points = pd.read_csv(sweep_dir(root, name) / "points.csv")
-    best = points.loc[points.groupby(["model", "optimizer"], sort=False)["score"].idxmax()]
+    best_index = points.groupby(["model", "optimizer"], sort=False)["score"].idxmax()
+    every = points.groupby("model").size().max() <= EVERY_POINT_UP_TO
+    best = points if every else points.loc[best_index]
     tried = points.groupby(["model", "optimizer"]).size()
     shown = pd.DataFrame(
         {
             "model": best["model"].str.upper(),
-            "optimizer (best point)": best["point"].map(sweep_label),
+            "point" if every else "optimizer (best point)": [
+                sweep_label(p)
+                + (" (its optimizer's best)" if every and i in best_index.values else "")
+                for i, p in zip(best.index, best["point"])
+            ],
             "points": [tried[r.model, r.optimizer] for r in best.itertuples()],
             f"final {metrics['scored_on']} accuracy": best["score"].map("{:.4f}".format),
             "gap to the best point [95 % CI]": [
