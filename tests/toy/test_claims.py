@@ -14,6 +14,7 @@ def comparison(results: dict[str, list[float]]) -> pd.DataFrame:
                 function=f"f{i}",
                 variant=variant,
                 noise=0.0,
+                starts=100,
                 success_rate=rate,
                 median_final_gap=1e-3,
                 median_evals_to_target=100.0,
@@ -32,6 +33,15 @@ def test_the_sign_test_decides_only_with_enough_comparisons():
     assert claims.sign_test(few, "fuse_pv_epoch", "adam", 1e-8).p > 0.05
     tied = comparison({"fuse_pv_epoch": [1.0] * 4, "adam": [1.0] * 4})
     assert claims.sign_test(tied, "fuse_pv_epoch", "adam", 1e-8).ties == 4
+
+
+def test_a_success_rate_wins_only_when_it_differs_by_more_than_chance():
+    """2 of 100 starts against 0 of 100 is no evidence (Fisher's exact test): the cells
+    are compared on their median final gap next; 30 of 100 against 10 of 100 is."""
+    cells = comparison({"fuse_pv_epoch": [0.02, 0.02, 0.3], "adam": [0.0, 0.0, 0.1]})
+    cells.loc[(cells["variant"] == "adam") & (cells["function"] == "f1"), "median_final_gap"] = 1e-6
+    test = claims.sign_test(cells, "fuse_pv_epoch", "adam", 1e-8)
+    assert (test.wins, test.losses, test.ties) == (1, 1, 1)  # f2 by success, f1 by gap
 
 
 def test_claim_rows_and_their_verdicts():
