@@ -74,3 +74,4 @@ def test_the_interval_is_students_t_for_the_paired_mean():
 def test_a_verdict_names_what_each_reference_contributed():
     verdict = S.explained_verdict({"Adam": S.WORSE, "SGD": S.BETTER})
     assert verdict == "not supported (worse than Adam; better than SGD)"
+    assert S.explained_verdict({"Adam": S.ONE_SEED}) == S.NOT_TESTABLE  # no second reason

@@ -90,10 +90,12 @@ def explained_verdict(outcomes: dict[str, str]) -> str:
         BETTER: "better than",
         WORSE: "worse than",
         NO_DIFFERENCE: "no difference from",
-        ONE_SEED: "one seed against",
     }
+    decided = verdict(set(outcomes.values()))
+    if decided == NOT_TESTABLE:  # it names its reason already
+        return decided
     reasons = "; ".join(f"{phrases[o]} {label}" for label, o in outcomes.items())
-    return f"{verdict(set(outcomes.values()))} ({reasons})"
+    return f"{decided} ({reasons})"
 
 
 def verdict(outcomes: set[str]) -> str:
