@@ -26,7 +26,7 @@ def link(heading: str, scale: str, report_scale: str) -> str:
     """A Markdown link to a section of the report of ``scale``, from the report of
     ``report_scale`` (``reports/<scale>/report.md``), as the repository host renders
     headings."""
-    kept = "".join(c for c in heading.lower() if c.isalnum() or c in " -")
+    kept = "".join(c for c in heading.lower() if c.isalnum() or c in " -_")
     target = "#" + kept.replace(" ", "-")
     if scale != report_scale:
         target = f"../{scale}/report.md{target}"

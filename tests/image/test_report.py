@@ -26,7 +26,13 @@ def test_outputs_figures_and_report(grid_log, fashion_config, tmp_path):
     )
     metrics = json.loads(metrics_file.read_text())
     assert set(metrics["mlp"]) == set(fashion_config["optimizers"])
-    assert metrics["runs"] == {"stored": len(runs), "grid": len(runs)}
+    last_rows = frame.sort_values("epoch").groupby(["model", "optimizer", "seed"]).tail(1)
+    assert metrics["runs"] == {
+        "stored": len(runs),
+        "grid": len(runs),
+        "training_seconds": round(last_rows["wall_time"].sum(), 1),
+    }
+    assert metrics["runs"]["training_seconds"] > 0
     assert pd.read_csv(out / "grid.csv")["stored"].all()
     assert metrics["mlp"]["adam"]["test_accuracy"] == pytest.approx(
         table.set_index("optimizer").loc["adam", "test_accuracy_mean"], abs=1e-6
@@ -69,7 +75,9 @@ def test_no_run_stored_leaves_only_the_metrics_and_a_report_that_says_so(fashion
     empty = pd.DataFrame(columns=LOG_COLUMNS)
     metrics_file = metrics_path(tmp_path, scale, "fashion_mnist")
     write_summaries(empty, out, metrics_file, 0.2, {}, grid=[("cnn", "sgd", s) for s in range(12)])
-    assert json.loads(metrics_file.read_text()) == {"runs": {"stored": 0, "grid": 12}}
+    assert json.loads(metrics_file.read_text()) == {
+        "runs": {"stored": 0, "grid": 12, "training_seconds": 0.0}
+    }
     assert list(out.iterdir()) == [out / "grid.csv"]  # the folder exists, even in git
     items = image_report.section(fashion_config, fashion_config, tmp_path, {})
     assert "Not yet run at the quick scale" in items[1]

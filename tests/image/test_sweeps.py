@@ -123,8 +123,13 @@ def test_a_sweep_is_summarised_by_its_best_point_and_paired_gaps(tiny_sweep, tmp
         theirs = finals[finals["point"] == best["point"]].set_index("seed")["score"]
         assert row.gap_to_best == pytest.approx((mine - theirs).mean())
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    assert metrics["runs"] == {"stored": 6, "expected": 6}
-    assert metrics["confirmation"] == {"stored": 0, "expected": 4}
+    last_rows = log.sort_values("epoch").groupby(["point", "model", "optimizer", "seed"]).tail(1)
+    assert metrics["runs"] == {
+        "stored": 6,
+        "expected": 6,
+        "training_seconds": round(last_rows["wall_time"].sum(), 1),
+    }
+    assert metrics["confirmation"] == {"stored": 0, "expected": 4, "training_seconds": 0.0}
     assert metrics["scored_on"] == "validation"
     adam = metrics["chosen"]["mlp"]["adam"]
     adam_rows = table[table["optimizer"] == "adam"]
@@ -145,7 +150,8 @@ def test_a_sweep_reads_its_runs_back_and_names_the_missing_ones(tiny_sweep, tmp_
     tables = sweeps.write_summaries(
         partial, partial.iloc[:0], extra, reporting, tmp_path, tmp_path / "m.json"
     )
-    assert json.loads((tmp_path / "m.json").read_text())["runs"] == {"stored": 6, "expected": 8}
+    counts = json.loads((tmp_path / "m.json").read_text())["runs"]
+    assert (counts["stored"], counts["expected"]) == (6, 8)
     assert len(tables["points"]) == 3
     assert list(tables["declared"]["point"]) == [p.key for p in extra]
     none = tmp_path / "none"  # no run at all: the declared points still make a file for git
@@ -168,7 +174,8 @@ def test_the_chosen_points_run_again_on_the_confirmation_seeds_and_are_compared(
         log, confirmation, found, settings, tmp_path, tmp_path / "m.json"
     )
     metrics = json.loads((tmp_path / "m.json").read_text())
-    assert metrics["confirmation"] == {"stored": 4, "expected": 4}
+    confirmed = metrics["confirmation"]
+    assert (confirmed["stored"], confirmed["expected"]) == (4, 4)
     comparison = tables["comparison"]
     assert set(comparison["ours"]) == {"fuse_pv_epoch"} and set(comparison["reference"]) == {"adam"}
     assert list(comparison["measure"]) == ["final epoch", "closure evaluations", "seconds"]

@@ -19,7 +19,12 @@ def test_stage_code_end_to_end(settings, tmp_path):
         log, settings, out, metrics_path(tmp_path, settings["scale"], "pinn"), runs
     )
     metrics = json.loads(metrics_path(tmp_path, settings["scale"], "pinn").read_text())
-    assert metrics["runs"] == {"stored": len(runs), "grid": len(runs)}
+    seconds = log.groupby(["problem", "variant", "seed"])["wall_time"].max().sum()
+    assert metrics["runs"] == {
+        "stored": len(runs),
+        "grid": len(runs),
+        "training_seconds": round(seconds, 1),
+    }
     assert set(metrics["helmholtz"]) == {v.key for v in pinn.variants(settings)}
     assert set(tables["questions"]["problem"]) == {"convection", "helmholtz"}
     for x, name in (("evals", "error_evals.png"), ("wall_time", "error_time.png")):

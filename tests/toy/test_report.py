@@ -28,7 +28,12 @@ def test_stage_code_end_to_end_and_resume(settings, tmp_path, monkeypatch):
     tables = toy_results.write_summaries(log, settings, out, metrics_file, cells)
     metrics = json.loads(metrics_file.read_text())
     assert "rosenbrock_2d" in metrics and "noise=1" in metrics["rosenbrock_2d"]
-    assert metrics["runs"] == {"stored": len(cells), "grid": len(cells)}
+    seconds = log.loc[log["part"] == "run", "final_time"].sum()  # one row per start
+    assert metrics["runs"] == {
+        "stored": len(cells),
+        "grid": len(cells),
+        "training_seconds": round(seconds, 1),
+    }
     comparison = tables["comparison"]
     scipy_row = comparison[
         (comparison["variant"] == "scipy") & (comparison["function"] == "rosenbrock_2d")
@@ -87,7 +92,9 @@ def test_no_cell_stored_leaves_only_the_metrics_and_a_report_that_says_so(settin
     metrics_file = metrics_path(tmp_path, settings["scale"], "toy")
     grid = toy.cell_keys(settings)
     assert toy_results.write_summaries(log, settings, out, metrics_file, grid) == {}
-    assert json.loads(metrics_file.read_text()) == {"runs": {"stored": 0, "grid": len(grid)}}
+    assert json.loads(metrics_file.read_text()) == {
+        "runs": {"stored": 0, "grid": len(grid), "training_seconds": 0.0}
+    }
     assert list(out.iterdir()) == [out / "grid.csv"]
     text = "\n".join(i for i in toy_report.section(settings, tmp_path) if isinstance(i, str))
     assert "Not yet run" in text and "python -m fuse_repro.train toy --scale quick" in text

@@ -125,10 +125,9 @@ def speed_notes(
     paper: dict,
     device: str,
 ) -> list[str]:
-    """FUSE-PV's time per epoch against its references (one run of the grid), and the
-    paper scale's training time: measured at the paper scale, else estimated from this
-    run's seconds per epoch; ``device`` is the one the runs were trained on (the log's
-    ``device`` column)."""
+    """FUSE-PV's time per epoch against its references (one run of the grid) and, below the
+    paper scale, the paper scale's training time estimated from this run's seconds per
+    epoch; ``device`` is the one the runs were trained on (the log's ``device`` column)."""
     ratios = [
         f"{row.model}: FUSE-PV (epoch) {row.phase} phase, seconds per epoch ÷ "
         f"{LABELS[row.reference]}'s: {row.per_epoch:.2f} (per closure "
@@ -136,14 +135,8 @@ def speed_notes(
         for row in speed.itertuples()
     ]
     lines = ["Speed, measured in this run: " + "; ".join(ratios) + "."] if ratios else []
-    if settings["scale"] == paper["scale"]:  # the paper scale itself: measured, not estimated
-        runs = int(times.groupby(["model", "optimizer"])["epochs"].max().count())
-        return lines + [
-            f"Training time measured at this scale on this machine ({device}): "
-            f"{times['seconds'].sum() / 3600:.1f} h for the runs stored (per-epoch evaluation "
-            f"excluded; {runs} model × optimizer pairs); seconds per epoch per run in "
-            "`epoch_times.csv`."
-        ]
+    if settings["scale"] == paper["scale"]:  # measured: the table "What the runs cost"
+        return lines
     train_images = SPLIT_SIZES[settings["experiment"]]["train"]
     quick_images = settings["train_size"] or train_images
     scale = (paper["train_size"] or train_images) / quick_images

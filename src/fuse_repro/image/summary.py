@@ -181,6 +181,14 @@ DERIVED = (
 folder but ``runs/`` and ``checkpoints/``)."""
 
 
+def training_seconds(log: pd.DataFrame, keys: list[str] = RUN) -> float:
+    """Training seconds summed over the runs of ``log`` (runs told apart by ``keys``): each
+    run's wall time at its last whole epoch, which leaves out the scoring after each epoch."""
+    if not len(log):
+        return 0.0
+    return round(float(whole_epochs(log).groupby(keys)["wall_time"].max().sum()), 1)
+
+
 def grid_table(log: pd.DataFrame, grid: list[tuple[str, str, int]]) -> pd.DataFrame:
     """Every run of the grid (model, optimizer, seed) and whether ``log`` holds it."""
     table = pd.DataFrame(grid, columns=RUN)
@@ -199,7 +207,8 @@ def write_summaries(
     """``grid.csv`` (every run of the ``grid``, stored or not), ``log.csv``,
     ``summary.csv``, ``epoch_times.csv``, ``models.json`` (``parameters``: each model's
     parameter count), ``plots/<model>_<column>.csv`` under ``out_dir`` and the metrics
-    JSON, with ``runs``: how many of the grid's runs the log holds; returns the summary
+    JSON, with ``runs``: how many of the grid's runs the log holds and their
+    :func:`training_seconds`; returns the summary
     table. Every derived file is removed first (the folder persists), so that with no run
     at all only the grid and the metrics are left, saying so."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -208,7 +217,11 @@ def write_summaries(
         shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
     runs = grid_table(log, grid)
     runs.to_csv(out_dir / "grid.csv", index=False)
-    count = {"stored": int(runs["stored"].sum()), "grid": len(runs)}
+    count = {
+        "stored": int(runs["stored"].sum()),
+        "grid": len(runs),
+        "training_seconds": training_seconds(log),
+    }
     table = summary_table(log, target_accuracy) if len(log) else pd.DataFrame()
     if len(log):
         log.to_csv(out_dir / "log.csv", index=False)

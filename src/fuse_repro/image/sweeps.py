@@ -47,7 +47,7 @@ from fuse_repro.core.schema import ParamsError
 from fuse_repro.core.statistics import paired
 from fuse_repro.image.comparison import comparison_table
 from fuse_repro.image.runs import Splits, load_splits, resolve_device, run_grid
-from fuse_repro.image.summary import RUN
+from fuse_repro.image.summary import RUN, training_seconds
 
 FIXED_FOR_A_SWEEP = (
     "models",
@@ -362,15 +362,20 @@ def write_summaries(
     ``points.csv`` (:func:`point_table`) and ``log.csv`` of the trials; with confirmation
     runs, ``confirmation_log.csv``, ``comparison.csv``
     (:func:`fuse_repro.image.comparison.comparison_table`) and ``time_to_target.csv``
-    (:func:`time_to_target_table`). The metrics JSON: ``runs``
-    (trials stored and expected), ``scored_on``, ``chosen`` (:func:`chosen`) and
-    ``confirmation`` (runs stored and expected, when the sweep has confirm seeds).
+    (:func:`time_to_target_table`). The metrics JSON: ``runs`` (trials stored and
+    expected, and their :func:`~fuse_repro.image.summary.training_seconds`), ``scored_on``,
+    ``chosen`` (:func:`chosen`) and ``confirmation`` (runs stored and expected, and their
+    seconds, when the sweep has confirm seeds).
     Derived files are removed first. Returns the tables written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in DERIVED:
         (out_dir / name).unlink(missing_ok=True)
     document: dict[str, Any] = {
-        "runs": {"stored": stored_runs(trials), "expected": expected_runs(settings, sweep_points)}
+        "runs": {
+            "stored": stored_runs(trials),
+            "expected": expected_runs(settings, sweep_points),
+            "training_seconds": training_seconds(trials, ["point", *RUN]),
+        }
     }
     tables = {
         "declared": pd.DataFrame(
@@ -390,7 +395,11 @@ def write_summaries(
     if settings["confirm_seeds"]:
         optimizers = len({point.optimizer for point in sweep_points})
         expected = len(settings["models"]) * optimizers * len(settings["confirm_seeds"])
-        document["confirmation"] = {"stored": stored_runs(confirmation), "expected": expected}
+        document["confirmation"] = {
+            "stored": stored_runs(confirmation),
+            "expected": expected,
+            "training_seconds": training_seconds(confirmation, ["point", *RUN]),
+        }
     if len(confirmation):
         tables["comparison"] = comparison_table(confirmation)
         times = time_to_target_table(confirmation)

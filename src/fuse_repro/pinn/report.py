@@ -181,11 +181,7 @@ def section(settings: dict[str, Any], root: Path) -> list[Item]:
     spe = settings["steps_per_epoch"]
     summary = pd.read_csv(results / "summary.csv")
     questions = pd.read_csv(results / "questions.csv")
-    seconds = summary["wall_time_s"] * summary["seeds"]
     items += [
-        f"Time inside the optimizers' steps, summed over the {int(summary['seeds'].sum())} "
-        f"runs stored: {seconds.sum() / 60:.1f} min of this machine (runs side by side in "
-        f"`workers` processes of one thread each; scoring excluded).",
         "Each variant at the budget (relative L2 error over seeds; the switch point in "
         "evaluations spent in Adam):",
         table(summary_for_display(summary, spe)),

@@ -202,7 +202,8 @@ def write_summaries(
     """Under ``out_dir``: ``grid.csv`` (every run, stored or not), ``log.csv``,
     ``runs.csv`` (:func:`scores`), ``summary.csv``, ``questions.csv`` and the curves
     against evaluations and against seconds (:func:`on_grid`); the metrics JSON, with
-    ``runs``: how many of the grid's runs are stored. Derived files are removed first."""
+    ``runs``: how many of the grid's runs are stored and their training seconds (summed
+    over the runs; scoring excluded). Derived files are removed first."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in DERIVED:
         path = out_dir / name
@@ -211,7 +212,14 @@ def write_summaries(
     held = set(log[RUN].drop_duplicates().itertuples(index=False, name=None))
     table["stored"] = [run in held for run in grid]
     table.to_csv(out_dir / "grid.csv", index=False)
-    document: dict[str, Any] = {"runs": {"stored": int(table["stored"].sum()), "grid": len(table)}}
+    seconds = float(log.groupby(RUN)["wall_time"].max().sum()) if len(log) else 0.0
+    document: dict[str, Any] = {
+        "runs": {
+            "stored": int(table["stored"].sum()),
+            "grid": len(table),
+            "training_seconds": round(seconds, 1),
+        }
+    }
     if not len(log):
         metrics_path.write_text(json.dumps(document, indent=2) + "\n")
         return {}

@@ -285,11 +285,6 @@ def section(settings: dict[str, Any], root: Path) -> list[Item]:
         return items
     tables = {name: pd.read_csv(results / f"{name}.csv") for name in TABLES}
     comparison, target = tables["comparison"], settings["target_gap"]
-    items.append(
-        f"Time inside the optimizers' steps, summed over the {len(tables['summary'])} runs "
-        f"stored: {tables['summary']['final_time'].sum() / 60:.1f} min (per run: "
-        "`summary.csv`, `final_time`)."
-    )
     for noise in settings["noise_scales"]:
         noise_free_only = " (scipy runs noise-free only)" if has_reference(settings) else ""
         what = (

@@ -342,7 +342,8 @@ def write_summaries(
     cell of the ``grid``, function × variant × noise, stored or not), ``summary.csv`` (one
     row per run), ``cells.csv``, ``comparison.csv``, ``ablation.csv``, ``rules.csv``,
     ``curves.csv`` (the gap quantiles of the comparison), and the metrics JSON of the
-    comparison, with ``runs``: how many of the grid's cells are stored. Every derived file
+    comparison, with ``runs``: how many of the grid's cells are stored and the seconds
+    their runs spent in the optimizers' steps (summed). Every derived file
     and ``figures/`` is removed first (the folder persists; the notebook draws the figures
     after), so that with no cell at all only the grid and the metrics are left."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -355,9 +356,11 @@ def write_summaries(
     cells_table.to_csv(out_dir / "grid.csv", index=False)
     runs = {"stored": int(cells_table["stored"].sum()), "grid": len(cells_table)}
     if not len(records):
+        runs["training_seconds"] = 0.0
         metrics_path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
         return {}
     summary = record_part(records, "run")
+    runs["training_seconds"] = round(float(summary["final_time"].sum()), 1)
     cells = cell_summary(summary)
     tables = {
         "summary": summary,
