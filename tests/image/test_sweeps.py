@@ -11,7 +11,7 @@ from fuse_repro.core.paths import sweep_dir, sweep_metrics_path
 from fuse_repro.core.schema import ParamsError
 from fuse_repro.image import sweeps
 from fuse_repro.image.plots import sweep_figure
-from fuse_repro.image.report import sweep_section
+from fuse_repro.image.report import default_vs_tuned_items, sweep_section
 from fuse_repro.image.runs import Splits
 from fuse_repro.params import load, resolve_sweep
 from tests.helpers import ROOT, synthetic_splits
@@ -228,6 +228,50 @@ def test_time_to_target_is_the_first_scoring_at_the_references_median_misses_inf
     table = sweeps.time_to_target_table(even).set_index("optimizer")
     assert table.loc["adam", "target"] == pytest.approx(0.8)
     assert table.loc["adam", "seeds_reached"] == 2 and table.loc["adam", "evals_to_target"] == 10
+
+
+def test_each_optimizer_as_configured_is_set_against_its_tuned_point(tmp_path):
+    """Adam as configured scores 0.80, 0.82; its rate 0.01 scores 0.85, 0.86 (tuned, gain
+    +0.045) and 0.001 scores 0.70, 0.71; SGD is only configured, so it has no row."""
+    found = sweeps.points(
+        sweep_of({"adam": {"adam.lr": [1.0e-2, 1.0e-3]}, "sgd": {}}, defaults=True)
+    )
+    scores = {"adam": (0.80, 0.82), "adam adam.lr=0.01": (0.85, 0.86)}
+    scores |= {"adam adam.lr=0.001": (0.70, 0.71), "sgd": (0.5, 0.5)}
+    log = pd.DataFrame(
+        [
+            dict(
+                point=key,
+                model="mlp",
+                optimizer=key.split()[0],
+                seed=seed,
+                epoch=1,
+                val_accuracy=score,
+                test_accuracy=0.0,
+                train_loss=1.0,
+                closure_evals=10,
+                wall_time=1.0,
+            )
+            for key, pair in scores.items()
+            for seed, score in enumerate(pair)
+        ]
+    )
+    assert sorted(p.key for p in found) == sorted(scores)
+    (row,) = sweeps.default_vs_tuned(log, found).itertuples()
+    assert (row.optimizer, row.tuned_point, row.seeds) == ("adam", "adam adam.lr=0.01", 2)
+    assert row.default_score == pytest.approx(0.81) and row.tuned_score == pytest.approx(0.855)
+    assert row.gain == pytest.approx(0.045) and row.gain_low < 0.045 < row.gain_high
+    sweeps.write_summaries(
+        log,
+        log.iloc[:0],
+        found,
+        {"confirm_seeds": None, "models": ["mlp"], "seeds": [0, 1]},
+        tmp_path,
+        tmp_path / "m.json",
+    )
+    items = default_vs_tuned_items(tmp_path / "default_vs_tuned.csv", {"scored_on": "validation"})
+    assert "| MLP     | Adam        |" in items[1] and "+0.0450 [" in items[1]
+    assert " 0.81 | Adam (adam.lr=0.01) | " in items[1] and " 0.855 | " in items[1]
 
 
 def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(tiny_sweep, tmp_path):

@@ -367,11 +367,43 @@ def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
         }
     )
     items.append(table(shown))
+    items += default_vs_tuned_items(sweep_dir(root, name) / "default_vs_tuned.csv", metrics)
     items += [
         Figure(path, f"Sweep {name}: final {metrics['scored_on']} accuracy per point")
         for path in sorted((sweep_dir(root, name) / "figures").glob("*.png"))
     ]
     return items + confirmation_items(name, metrics, root)
+
+
+def default_vs_tuned_items(path: Path, metrics: dict) -> list[Item]:
+    """Each optimizer as configured against its tuned point
+    (:func:`fuse_repro.image.sweeps.default_vs_tuned`), when the sweep has both."""
+    if not path.is_file():
+        return []
+    rows = pd.read_csv(path)
+    scored = f"final {metrics['scored_on']} accuracy"
+    return [
+        f"Default against tuned, on the trial seeds ({scored}; the tuned point is the best "
+        "of the optimizer's points on these same seeds, so its gain is optimistic; "
+        "tuned minus default, mean [95 % paired t-interval]):",
+        table(
+            pd.DataFrame(
+                {
+                    "model": rows["model"].str.upper(),
+                    "optimizer": rows["optimizer"].map(LABELS),
+                    f"default: {scored}": rows["default_score"].map("{:.4f}".format),
+                    "tuned point": rows["tuned_point"].map(sweep_label),
+                    f"tuned: {scored}": rows["tuned_score"].map("{:.4f}".format),
+                    "gain [95 % CI]": [
+                        f"{r.gain:+.4f} [{r.gain_low:+.4f}, {r.gain_high:+.4f}]"
+                        if r.seeds > 1
+                        else f"{r.gain:+.4f} (1 seed)"
+                        for r in rows.itertuples()
+                    ],
+                }
+            )
+        ),
+    ]
 
 
 def confirmation_items(name: str, metrics: dict, root: Path) -> list[Item]:

@@ -264,6 +264,40 @@ def point_table(log: pd.DataFrame, sweep_points: list[Point]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def default_vs_tuned(log: pd.DataFrame, sweep_points: list[Point]) -> pd.DataFrame:
+    """Per model and optimizer swept beside its configured settings (``defaults``): the
+    configured point's mean score, the tuned point (the best of all its points, as
+    :func:`chosen`; the configured one may win) and its mean score, and the paired
+    difference tuned minus configured over the trial seeds (mean, 95 % t-interval:
+    :func:`~fuse_repro.core.statistics.paired`). The tuned point is chosen on these same
+    seeds, so the gain is optimistic; the confirmation seeds compare the methods without
+    that bias. Empty when no such optimizer has its configured point stored."""
+    configured = {p.optimizer for p in sweep_points if not p.values}
+    swept = {p.optimizer for p in sweep_points if p.values}
+    finals = final_rows(log)
+    rows = []
+    for (model, optimizer), frame in finals.groupby(["model", "optimizer"], sort=False):
+        scores = frame.pivot_table(index="seed", columns="point", values="score")
+        if optimizer not in configured & swept or optimizer not in scores:
+            continue
+        tuned = scores.mean().idxmax()
+        gain = paired(scores[tuned], scores[optimizer])
+        rows.append(
+            {
+                "model": model,
+                "optimizer": optimizer,
+                "default_score": scores[optimizer].mean(),
+                "tuned_point": tuned,
+                "tuned_score": scores[tuned].mean(),
+                "gain": gain.mean,
+                "gain_low": gain.low,
+                "gain_high": gain.high,
+                "seeds": len(gain.differences),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
 def chosen(table: pd.DataFrame, sweep_points: list[Point]) -> dict[str, dict[str, Any]]:
     """Per model and optimizer, its best-scoring point and that point's values (what
     tuning picks)."""
@@ -359,7 +393,8 @@ def write_summaries(
 ) -> dict[str, pd.DataFrame]:
     """Under ``out_dir``: ``declared.csv`` (every declared point: key, optimizer, model and
     swept values, stored or not, so that the folder is never empty and git holds it);
-    ``points.csv`` (:func:`point_table`) and ``log.csv`` of the trials; with confirmation
+    ``points.csv`` (:func:`point_table`), ``default_vs_tuned.csv`` (:func:`default_vs_tuned`,
+    when the sweep has ``defaults``) and ``log.csv`` of the trials; with confirmation
     runs, ``confirmation_log.csv``, ``comparison.csv``
     (:func:`fuse_repro.image.comparison.comparison_table`) and ``time_to_target.csv``
     (:func:`time_to_target_table`). The metrics JSON: ``runs`` (trials stored and
@@ -387,6 +422,9 @@ def write_summaries(
     }
     if len(trials):
         tables["points"] = point_table(trials, sweep_points)
+        gains = default_vs_tuned(trials, sweep_points)
+        if len(gains):
+            tables["default_vs_tuned"] = gains
         document |= {
             "scored_on": scored_on(trials),
             "chosen": chosen(tables["points"], sweep_points),
@@ -415,6 +453,7 @@ def write_summaries(
 DERIVED = (
     "declared.csv",
     "points.csv",
+    "default_vs_tuned.csv",
     "log.csv",
     "comparison.csv",
     "confirmation_log.csv",
