@@ -11,7 +11,7 @@ from fuse_repro.core.paths import sweep_dir, sweep_metrics_path
 from fuse_repro.core.schema import ParamsError
 from fuse_repro.image import sweeps
 from fuse_repro.image.plots import sweep_figure
-from fuse_repro.image.report import default_vs_tuned_items, sweep_section
+from fuse_repro.image.report import default_vs_tuned_items, regret_items, sweep_section
 from fuse_repro.image.runs import Splits
 from fuse_repro.params import load, resolve_sweep
 from tests.helpers import ROOT, synthetic_splits
@@ -251,6 +251,7 @@ def test_each_optimizer_as_configured_is_set_against_its_tuned_point(tmp_path):
                 train_loss=1.0,
                 closure_evals=10,
                 wall_time=1.0,
+                switch_epoch=np.nan,
             )
             for key, pair in scores.items()
             for seed, score in enumerate(pair)
@@ -290,7 +291,8 @@ def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(ti
     assert "points scored on the validation set at the final epoch" in text
     for optimizer in ("Adam", "FUSE-PV (epoch)"):
         assert f"| {optimizer}" in text
-    assert text.count("| MLP ") == 3 + 3 + 2  # every point, 3 measures x 1 pair, 2 targets
+    assert text.count("| MLP ") == 3 + 1 + 2  # every point, 1 pair (3 measures), 2 targets
+    assert "| final epoch " in text and "| at equal closure evaluations " in text
     assert text.count("(its optimizer's best)") == 2  # Adam's better rate, FUSE-PV's one point
     assert (
         "the lower one for an even number of seeds) final validation accuracy of tuned Adam" in text
@@ -307,3 +309,47 @@ def _no_runs(root, name):
     sweep_metrics_path(root, name).parent.mkdir(parents=True)
     sweep_metrics_path(root, name).write_text('{"runs": {"stored": 0, "expected": 6}}')
     return root
+
+
+def oracle_table(gradient_gap):
+    """A point table of an oracle sweep on one model: FUSE-PV (epoch) switching after
+    epoch 1 (best) or 2, Adam, and two switch rules as configured."""
+    rows = [
+        ("fuse_pv_epoch fuse_pv.switch_epoch=1", "fuse_pv_epoch", 1.0, 0.0, 2),
+        ("fuse_pv_epoch fuse_pv.switch_epoch=2", "fuse_pv_epoch", 2.0, -0.01, 2),
+        ("adam", "adam", np.nan, -0.03, 0),
+        ("fuse_pv_gradient", "fuse_pv_gradient", np.nan, gradient_gap, 0),
+        ("fuse_pv_loss", "fuse_pv_loss", np.nan, -0.02, 1),
+    ]
+    return pd.DataFrame(
+        [
+            {
+                "model": "cnn",
+                "point": point,
+                "optimizer": optimizer,
+                "fuse_pv.switch_epoch": epoch,
+                "seeds": 2,
+                "switched": switched,
+                "gap_to_best": gap,
+                "gap_low": gap - 0.01,
+                "gap_high": gap + 0.01,
+            }
+            for point, optimizer, epoch, gap, switched in rows
+        ]
+    )
+
+
+def test_each_switch_rules_regret_against_the_oracle_switch_is_stated():
+    regrets = sweeps.rule_regrets(oracle_table(gradient_gap=-0.03))
+    assert list(regrets["optimizer"]) == ["fuse_pv_loss", "fuse_pv_gradient"]  # closest first
+    (line,) = regret_items(regrets)
+    assert line.startswith("CNN: the switch rule closest to the oracle switch")
+    assert "is FUSE-PV (loss), with regret -0.0200 [-0.0300, -0.0100]" in line
+    assert "(seeds that switched: 1 of 2)" in line
+    (tied,) = regret_items(sweeps.rule_regrets(oracle_table(gradient_gap=-0.02)))
+    assert "are, tied, FUSE-PV (gradient), FUSE-PV (loss), with regret -0.0200" in tied
+    assert "switched: 0 of 2, 1 of 2" in tied
+    no_oracle = oracle_table(-0.03).drop(columns="fuse_pv.switch_epoch")
+    assert (
+        sweeps.rule_regrets(no_oracle).empty and regret_items(sweeps.rule_regrets(no_oracle)) == []
+    )

@@ -45,7 +45,7 @@ from fuse_repro.core.data import fingerprint
 from fuse_repro.core.optimizers import LABELS
 from fuse_repro.core.schema import ParamsError
 from fuse_repro.core.statistics import paired
-from fuse_repro.image.comparison import comparison_table
+from fuse_repro.image.comparison import comparison_table, switching
 from fuse_repro.image.runs import Splits, load_splits, resolve_device, run_grid
 from fuse_repro.image.summary import RUN, training_seconds
 
@@ -233,9 +233,9 @@ def time_to_target_table(log: pd.DataFrame, reference: str = TARGET_REFERENCE) -
 
 def point_table(log: pd.DataFrame, sweep_points: list[Point]) -> pd.DataFrame:
     """One row per model and point: the swept values, the seeds, the mean score, final
-    training loss, closure evaluations and wall time, and the paired gap to the best point
-    of the model (mean and interval over seeds, :func:`~fuse_repro.core.statistics.paired`;
-    0 for the best point itself)."""
+    training loss, closure evaluations and wall time, how many seeds switched phase, and
+    the paired gap to the best point of the model (mean and interval over seeds,
+    :func:`~fuse_repro.core.statistics.paired`; 0 for the best point itself)."""
     finals = final_rows(log)
     by_key = {point.key: point for point in sweep_points}
     rows = []
@@ -255,6 +255,7 @@ def point_table(log: pd.DataFrame, sweep_points: list[Point]) -> pd.DataFrame:
                     "train_loss": runs["train_loss"].mean(),
                     "closure_evals": runs["closure_evals"].mean(),
                     "wall_time": runs["wall_time"].mean(),
+                    "switched": int(runs["switch_epoch"].notna().sum()),
                     "gap_to_best": gap.mean,
                     "gap_low": gap.low,
                     "gap_high": gap.high,
@@ -262,6 +263,25 @@ def point_table(log: pd.DataFrame, sweep_points: list[Point]) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+ORACLE_SETTING = "fuse_pv.switch_epoch"
+"""The setting whose sweep is an oracle switch: the best switch epoch in hindsight."""
+
+
+def rule_regrets(table: pd.DataFrame) -> pd.DataFrame:
+    """The switch rules of an oracle sweep (a :func:`point_table` that sweeps
+    :data:`ORACLE_SETTING`): per model, each switching optimizer run as configured (its
+    point is its name alone), its regret (the gap to the model's best point, with its
+    interval) and how many seeds switched, the rule closest to the best point first.
+    Empty for any other sweep."""
+    if ORACLE_SETTING not in table:
+        return table.iloc[:0]
+    rules = table[
+        (table["point"] == table["optimizer"])
+        & table["optimizer"].isin(switching(table["optimizer"]))
+    ]
+    return rules.sort_values(["model", "gap_to_best"], ascending=[True, False], kind="stable")
 
 
 def default_vs_tuned(log: pd.DataFrame, sweep_points: list[Point]) -> pd.DataFrame:
