@@ -1,6 +1,8 @@
 """The optimizer registry: one entry per optimizer, read by the params schema, the run
 identity, training and the summaries; every optimizer behind the same interface."""
 
+import math
+
 import pytest
 import torch
 
@@ -167,6 +169,26 @@ def test_adam_decay_multiplies_the_rate_at_fuse_pvs_switch_epoch(settings):
     again = O.build_optimizer("adam_decay", [weight], settings)
     again.load_state_dict(optimizer.state_dict())
     assert again.optimizer.param_groups[0]["lr"] == pytest.approx(decayed)
+
+
+def test_sgd_cosine_anneals_the_rate_over_the_epochs_and_resumes_on_its_schedule(settings):
+    """Epoch e of E runs at lr (1 + cos(pi e / E)) / 2, with the sgd block's momentum."""
+    tuned = settings | {"sgd": {"lr": 0.2, "momentum": 0.9}, "epochs": 4}
+    weight = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    optimizer = O.build_optimizer("sgd_cosine", [weight], tuned)
+    closure = quadratic_closure(optimizer, weight)
+    rates = []
+    for _ in range(tuned["epochs"]):
+        rates.append(optimizer.optimizer.param_groups[0]["lr"])
+        optimizer.step(closure)
+        optimizer.end_epoch(0.0)
+    expected = [0.2 * (1 + math.cos(math.pi * e / 4)) / 2 for e in range(4)]
+    assert rates == pytest.approx(expected) and optimizer.phase == "sgd"
+    assert optimizer.optimizer.param_groups[0]["momentum"] == 0.9
+    again = O.build_optimizer("sgd_cosine", [weight], tuned)
+    again.load_state_dict(optimizer.state_dict())
+    assert again.optimizer.param_groups[0]["lr"] == pytest.approx(0.0)  # epoch 4 of 4
+    assert again.optimizer.state_dict() == optimizer.optimizer.state_dict()
 
 
 def test_same_batch_lbfgs_is_fuse_with_theta_zero_and_the_lbfgs_blocks_settings(settings):

@@ -159,27 +159,27 @@ class FuseOptimizer(TorchOptimizer):
         self.phase = self.optimizer.phase
 
 
-class DecayedAdam(TorchOptimizer):
-    """Adam whose learning rate is multiplied by ``factor`` once ``epoch`` epochs are
-    done (:class:`torch.optim.lr_scheduler.MultiStepLR`): FUSE-PV's epoch switch without
-    L-BFGS, the control for "is the gain of the switch only annealing?"."""
+class Scheduled(TorchOptimizer):
+    """A torch optimizer whose learning rate follows ``schedule`` (a
+    :mod:`torch.optim.lr_scheduler` built on it), stepped once at each epoch's end."""
 
     def __init__(
-        self, params: Iterable[torch.Tensor], lr: float, epoch: int, factor: float
+        self,
+        optimizer: torch.optim.Optimizer,
+        phase: str,
+        schedule: Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler],
     ) -> None:
-        super().__init__(torch.optim.Adam(params, lr=lr), "adam")
-        self.schedule = torch.optim.lr_scheduler.MultiStepLR(
-            self.optimizer, milestones=[epoch], gamma=factor
-        )
+        super().__init__(optimizer, phase)
+        self.schedule = schedule(optimizer)
 
     def end_epoch(self, train_loss: float, val_loss: float | None = None) -> None:
         self.schedule.step()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"adam": self.optimizer.state_dict(), "schedule": self.schedule.state_dict()}
+        return {"optimizer": self.optimizer.state_dict(), "schedule": self.schedule.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["adam"])
+        self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
 
 
@@ -283,13 +283,28 @@ def _adam_sgd(params, settings) -> AdamThenSGD:
     )
 
 
-def _adam_decay(params, settings) -> DecayedAdam:
-    """Adam, its rate times ``adam_decay.factor`` from FUSE-PV's ``switch_epoch`` on."""
-    return DecayedAdam(
-        params,
-        settings["adam"]["lr"],
-        settings["fuse_pv"]["switch_epoch"],
-        settings["adam_decay"]["factor"],
+def _adam_decay(params, settings) -> Scheduled:
+    """Adam whose rate is multiplied by ``adam_decay.factor`` once FUSE-PV's
+    ``switch_epoch`` epochs are done (:class:`torch.optim.lr_scheduler.MultiStepLR`):
+    FUSE-PV's epoch switch without L-BFGS, the control for "is the gain of the switch only
+    annealing?"."""
+    milestone, factor = settings["fuse_pv"]["switch_epoch"], settings["adam_decay"]["factor"]
+    return Scheduled(
+        torch.optim.Adam(params, lr=settings["adam"]["lr"]),
+        "adam",
+        partial(torch.optim.lr_scheduler.MultiStepLR, milestones=[milestone], gamma=factor),
+    )
+
+
+def _sgd_cosine(params, settings) -> Scheduled:
+    """SGD (the ``sgd`` block's rate and momentum) with cosine annealing over the run's
+    epochs (:class:`torch.optim.lr_scheduler.CosineAnnealingLR`, Loshchilov & Hutter
+    2017): epoch :math:`e = 0, …, E-1` runs at :math:`\\eta (1 + \\cos(\\pi e / E)) / 2`,
+    one of the schedules Schmidt, Schneider & Hennig (2021) tune SGD with."""
+    return Scheduled(
+        torch.optim.SGD(params, **settings["sgd"]),
+        "sgd",
+        partial(torch.optim.lr_scheduler.CosineAnnealingLR, T_max=settings["epochs"]),
     )
 
 
@@ -480,6 +495,14 @@ REGISTRY: dict[str, OptimizerSpec] = {
                 "fuse_pv": FUSE_PV,
             },
             _adam_decay,
+            families=("image",),
+        ),
+        OptimizerSpec(
+            "sgd_cosine",
+            "SGD, cosine schedule",
+            "first-order",
+            {"sgd": SGD},
+            _sgd_cosine,
             families=("image",),
         ),
         OptimizerSpec(
