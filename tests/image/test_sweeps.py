@@ -10,7 +10,7 @@ import pytest
 from fuse_repro.core.paths import sweep_dir, sweep_metrics_path
 from fuse_repro.core.schema import ParamsError
 from fuse_repro.image import sweeps
-from fuse_repro.image.plots import sweep_figure
+from fuse_repro.image.plots import learning_curves, sweep_figure
 from fuse_repro.image.report import default_vs_tuned_items, regret_items, sweep_section
 from fuse_repro.image.runs import Splits
 from fuse_repro.params import load, resolve_sweep
@@ -285,8 +285,13 @@ def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(ti
     confirmation = sweeps.run_points(
         confirming, sweeps.confirmation_points(choice), splits, runs, "synthetic"
     )
+    (out / "figures").mkdir()
+    (out / "figures" / "confirmation_cnn.png").write_bytes(b"stale")  # a model gone since
     sweeps.write_summaries(log, confirmation, found, settings, out, metrics_file)
+    assert not (out / "figures" / "confirmation_cnn.png").exists()
+    learning_curves(confirmation, "mlp", "tiny", out / "figures" / "confirmation_mlp.png")
     text = "\n".join(str(item) for item in sweep_section(name, settings, root))
+    assert "Sweep tiny, MLP: the chosen points on the confirmation seeds, learning curves" in text
     assert "6 of 6 runs stored" in text and "4 of 4 runs stored" in text
     assert "points scored on the validation set at the final epoch" in text
     for optimizer in ("Adam", "FUSE-PV (epoch)"):
@@ -349,6 +354,9 @@ def test_each_switch_rules_regret_against_the_oracle_switch_is_stated():
     (tied,) = regret_items(sweeps.rule_regrets(oracle_table(gradient_gap=-0.02)))
     assert "are, tied, FUSE-PV (gradient), FUSE-PV (loss), with regret -0.0200" in tied
     assert "switched: 0 of 2, 1 of 2" in tied
+    tuned = oracle_table(-0.03)  # FUSE-PV (epoch) as configured beside its tuned points
+    tuned.loc[len(tuned)] = {**tuned.loc[0], "point": "fuse_pv_epoch", "gap_to_best": -0.001}
+    assert "fuse_pv_epoch" not in set(sweeps.rule_regrets(tuned)["optimizer"])
     no_oracle = oracle_table(-0.03).drop(columns="fuse_pv.switch_epoch")
     assert (
         sweeps.rule_regrets(no_oracle).empty and regret_items(sweeps.rule_regrets(no_oracle)) == []

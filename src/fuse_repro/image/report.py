@@ -369,10 +369,11 @@ def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
     items.append(table(shown))
     items += regret_items(rule_regrets(points))
     items += default_vs_tuned_items(sweep_dir(root, name) / "default_vs_tuned.csv", metrics)
-    items += [
-        Figure(path, f"Sweep {name}: final {metrics['scored_on']} accuracy per point")
-        for path in sorted((sweep_dir(root, name) / "figures").glob("*.png"))
-    ]
+    sensitivity = sweep_dir(root, name) / "figures" / "sensitivity.png"
+    if sensitivity.is_file():
+        items.append(
+            Figure(sensitivity, f"Sweep {name}: final {metrics['scored_on']} accuracy per point")
+        )
     return items + confirmation_items(name, metrics, root)
 
 
@@ -461,7 +462,15 @@ def confirmation_items(name: str, metrics: dict, root: Path) -> list[Item]:
         table(pd.DataFrame(shown)),
     ]
     path = sweep_dir(root, name) / "time_to_target.csv"
-    return items + time_to_target_items(path, metrics.get("scored_on", "test"))
+    items += time_to_target_items(path, metrics.get("scored_on", "test"))
+    return items + [
+        Figure(
+            path,
+            f"Sweep {name}, {path.stem.removeprefix('confirmation_').upper()}: the chosen "
+            "points on the confirmation seeds, learning curves",
+        )
+        for path in sorted((sweep_dir(root, name) / "figures").glob("confirmation_*.png"))
+    ]
 
 
 def _measure_heading(measure: str) -> str:

@@ -271,14 +271,17 @@ ORACLE_SETTING = "fuse_pv.switch_epoch"
 
 def rule_regrets(table: pd.DataFrame) -> pd.DataFrame:
     """The switch rules of an oracle sweep (a :func:`point_table` that sweeps
-    :data:`ORACLE_SETTING`): per model, each switching optimizer run as configured (its
-    point is its name alone), its regret (the gap to the model's best point, with its
-    interval) and how many seeds switched, the rule closest to the best point first.
-    Empty for any other sweep."""
+    :data:`ORACLE_SETTING`): per model, each switching optimizer run only as configured
+    (its one point is its name alone; an optimizer with swept points is being tuned, not
+    measured), its regret (the gap to the model's best point, with its interval) and how
+    many seeds switched, the rule closest to the best point first. Empty for any other
+    sweep."""
     if ORACLE_SETTING not in table:
         return table.iloc[:0]
+    points = table.groupby(["model", "optimizer"])["point"].transform("size")
     rules = table[
-        (table["point"] == table["optimizer"])
+        (points == 1)
+        & (table["point"] == table["optimizer"])
         & table["optimizer"].isin(switching(table["optimizer"]))
     ]
     return rules.sort_values(["model", "gap_to_best"], ascending=[True, False], kind="stable")
@@ -421,10 +424,13 @@ def write_summaries(
     expected, and their :func:`~fuse_repro.image.summary.training_seconds`), ``scored_on``,
     ``chosen`` (:func:`chosen`) and ``confirmation`` (runs stored and expected, and their
     seconds, when the sweep has confirm seeds).
-    Derived files are removed first. Returns the tables written."""
+    Derived files (and the figures under ``figures/``, which the notebook draws afterwards)
+    are removed first. Returns the tables written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in DERIVED:
         (out_dir / name).unlink(missing_ok=True)
+    for figure in (out_dir / "figures").glob("*.png"):
+        figure.unlink()
     document: dict[str, Any] = {
         "runs": {
             "stored": stored_runs(trials),
