@@ -352,6 +352,7 @@ def test_each_switch_rules_regret_against_the_oracle_switch_is_stated():
     assert "is FUSE-PV (loss), with regret -0.0200 [-0.0300, -0.0100]" in line
     assert "(seeds that switched: 1 of 2)" in line
     (tied,) = regret_items(sweeps.rule_regrets(oracle_table(gradient_gap=-0.02)))
+    assert "CNN: the switch rules closest to the oracle switch (the best point) are, tied, " in tied
     assert "are, tied, FUSE-PV (gradient), FUSE-PV (loss), with regret -0.0200" in tied
     assert "switched: 0 of 2, 1 of 2" in tied
     tuned = oracle_table(-0.03)  # FUSE-PV (epoch) as configured beside its tuned points

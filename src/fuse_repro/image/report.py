@@ -379,7 +379,7 @@ def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
 
 def regret_items(regrets: pd.DataFrame) -> list[Item]:
     """Per model, the switch rule closest to the oracle switch (the best point of
-    :func:`fuse_repro.image.sweeps.rule_regrets`; rules with the same per-seed scores are
+    :func:`fuse_repro.image.sweeps.rule_regrets`; rules with the same mean regret are
     tied) and its regret, with how many seeds switched."""
     items = []
     for model, rules in regrets.groupby("model", sort=False):
@@ -387,9 +387,13 @@ def regret_items(regrets: pd.DataFrame) -> list[Item]:
         names = ", ".join(closest["optimizer"].map(LABELS))
         switched = ", ".join(f"{r.switched} of {r.seeds}" for r in closest.itertuples())
         first = closest.iloc[0]
+        rule = (
+            "rule closest to the oracle switch (the best point) is"
+            if len(closest) == 1
+            else "rules closest to the oracle switch (the best point) are, tied,"
+        )
         items.append(
-            f"{model.upper()}: the switch rule closest to the oracle switch (the best point) "
-            f"{'is' if len(closest) == 1 else 'are, tied,'} {names}, with regret "
+            f"{model.upper()}: the switch {rule} {names}, with regret "
             f"{first.gap_to_best:+.4f} [{first.gap_low:+.4f}, {first.gap_high:+.4f}] in final "
             f"accuracy (seeds that switched: {switched})."
         )
