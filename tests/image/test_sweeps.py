@@ -298,6 +298,7 @@ def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(ti
         assert f"| {optimizer}" in text
     assert text.count("| MLP ") == 3 + 1 + 2  # every point, 1 pair (3 measures), 2 targets
     assert "| final epoch " in text and "| at equal closure evaluations " in text
+    assert "(epoch 2) " in text and " evaluations) " in text and " s) " in text
     assert text.count("(its optimizer's best)") == 2  # Adam's better rate, FUSE-PV's one point
     assert (
         "the lower one for an even number of seeds) final validation accuracy of tuned Adam" in text

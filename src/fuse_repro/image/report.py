@@ -460,9 +460,8 @@ def confirmation_items(name: str, metrics: dict, root: Path) -> list[Item]:
     items += [
         "Tuned FUSE-PV against each tuned method: test accuracy, ours minus theirs, on the "
         "confirmation seeds (outcome: mean [95 % paired t-interval]; an interval covering 0 "
-        "is no difference), at the final epoch (the epoch in brackets) and at the largest "
-        "equal budget of closure evaluations and of training seconds both runs of a pair "
-        "reached (the budget in brackets).",
+        "is no difference), at the final epoch and at the largest equal budget of closure "
+        "evaluations and of training seconds both runs of a pair reached (in brackets).",
         table(pd.DataFrame(shown)),
     ]
     path = sweep_dir(root, name) / "time_to_target.csv"
@@ -481,9 +480,17 @@ def _measure_heading(measure: str) -> str:
     return measure if measure == "final epoch" else f"at equal {measure}"
 
 
+BUDGET_FORMATS = {
+    "final epoch": "epoch {:.0f}",
+    "closure evaluations": "{:,.0f} evaluations",
+    "seconds": "{:.1f} s",
+}
+"""How each measure of :data:`fuse_repro.image.comparison.BUDGETS` states its budget."""
+
+
 def _comparison_cell(row) -> str:
-    """``worse: -0.0123 [-0.0200, -0.0040] (128)``: one row of the comparison table."""
-    budget = f"{row.budget:,.0f}" if row.budget >= 10 else f"{row.budget:.1f}"
+    """``worse: -0.0123 [-0.0200, -0.0040] (128 evaluations)``: one comparison."""
+    budget = BUDGET_FORMATS[row.measure].format(row.budget)
     return f"{row.outcome}: {row.difference:+.4f} [{row.low:+.4f}, {row.high:+.4f}] ({budget})"
 
 
