@@ -183,6 +183,11 @@ def test_the_chosen_points_run_again_on_the_confirmation_seeds_and_are_compared(
     by = finals.set_index(["optimizer", "seed"])["test_accuracy"]
     expected = (by["fuse_pv_epoch"] - by["adam"]).mean()
     assert comparison.iloc[0]["difference"] == pytest.approx(expected)
+    partial = confirmation[confirmation["optimizer"] == "adam"]  # FUSE-PV's runs not stored yet
+    out = tmp_path / "partial"
+    tables = sweeps.write_summaries(log, partial, found, settings, out, tmp_path / "p.json")
+    assert "comparison" not in tables and not (out / "comparison.csv").exists()
+    assert (out / "confirmation_log.csv").is_file() and (out / "time_to_target.csv").is_file()
 
 
 def test_time_to_target_is_the_first_scoring_at_the_references_median_misses_infinite():
@@ -309,6 +314,16 @@ def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(ti
     text = "\n".join(map(str, sweep_section("nothing", held_out, tmp_path / "x")))
     assert "points scored on the validation set (500 training images held out)" in text
     assert "points scored on the test set" in empty  # no runs, no validation split
+
+
+def test_a_one_seed_sweep_states_its_gaps_without_an_interval(tiny_sweep, tmp_path):
+    settings, found, _, log, _ = tiny_sweep
+    one_seed = dict(settings, seeds=[0], confirm_seeds=[])
+    out, metrics_file = sweep_dir(tmp_path, "one"), sweep_metrics_path(tmp_path, "one")
+    metrics_file.parent.mkdir(parents=True, exist_ok=True)
+    sweeps.write_summaries(log[log["seed"] == 0], log.iloc[:0], found, one_seed, out, metrics_file)
+    text = "\n".join(str(item) for item in sweep_section("one", one_seed, tmp_path))
+    assert text.count("(1 seed)") == 3 and "nan" not in text
 
 
 def _no_runs(root, name):

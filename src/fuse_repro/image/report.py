@@ -361,6 +361,8 @@ def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
             f"final {metrics['scored_on']} accuracy": best["score"].map("{:.4f}".format),
             "gap to the best point [95 % CI]": [
                 f"{r.gap_to_best:+.4f} [{r.gap_low:+.4f}, {r.gap_high:+.4f}]"
+                if r.seeds > 1
+                else f"{r.gap_to_best:+.4f} (1 seed)"
                 for r in best.itertuples()
             ],
             "closure evaluations": best["closure_evals"].map("{:.0f}".format),

@@ -418,12 +418,13 @@ def write_summaries(
     swept values, stored or not, so that the folder is never empty and git holds it);
     ``points.csv`` (:func:`point_table`), ``default_vs_tuned.csv`` (:func:`default_vs_tuned`,
     when the sweep has ``defaults``) and ``log.csv`` of the trials; with confirmation
-    runs, ``confirmation_log.csv``, ``comparison.csv``
-    (:func:`fuse_repro.image.comparison.comparison_table`) and ``time_to_target.csv``
-    (:func:`time_to_target_table`). The metrics JSON: ``runs`` (trials stored and
-    expected, and their :func:`~fuse_repro.image.summary.training_seconds`), ``scored_on``,
-    ``chosen`` (:func:`chosen`) and ``confirmation`` (runs stored and expected, and their
-    seconds, when the sweep has confirm seeds).
+    runs, ``confirmation_log.csv`` and, once the runs they compare are stored,
+    ``comparison.csv`` (:func:`fuse_repro.image.comparison.comparison_table`) and
+    ``time_to_target.csv`` (:func:`time_to_target_table`). The metrics JSON: ``runs``
+    (trials stored and expected, and their
+    :func:`~fuse_repro.image.summary.training_seconds`), ``scored_on``, ``chosen``
+    (:func:`chosen`) and ``confirmation`` (runs stored and expected, and their seconds,
+    when the sweep has confirm seeds).
     Derived files (and the figures under ``figures/``, which the notebook draws afterwards)
     are removed first. Returns the tables written."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -465,10 +466,13 @@ def write_summaries(
             "training_seconds": training_seconds(confirmation, ["point", *RUN]),
         }
     if len(confirmation):
-        tables["comparison"] = comparison_table(confirmation)
-        times = time_to_target_table(confirmation)
-        if len(times):  # none without reference runs stored yet
-            tables["time_to_target"] = times
+        # Either table is empty while its methods' runs are not all stored yet: the
+        # comparison without FUSE-PV runs, the time to target without reference runs.
+        pending = {
+            "comparison": comparison_table(confirmation),
+            "time_to_target": time_to_target_table(confirmation),
+        }
+        tables |= {name: table for name, table in pending.items() if len(table)}
         confirmation.to_csv(out_dir / "confirmation_log.csv", index=False)
     for name, table in tables.items():
         table.to_csv(out_dir / f"{name}.csv", index=False)
