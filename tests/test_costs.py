@@ -11,12 +11,6 @@ def write(path, document):
     path.write_text(json.dumps(document))
 
 
-def test_durations_read_in_the_unit_a_reader_plans_with():
-    assert costs.duration(42.4) == "42 s"
-    assert costs.duration(3000) == "50 min"
-    assert costs.duration(9000) == "2.5 h"
-
-
 def test_each_experiment_and_sweep_with_metrics_has_a_row(tmp_path, committed_params):
     runs = {"stored": 49, "grid": 64, "training_seconds": 9000.0}
     write(metrics_path(tmp_path, "paper", "fashion_mnist"), {"runs": runs})

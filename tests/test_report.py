@@ -51,3 +51,9 @@ def test_claims_come_from_the_results_present(tmp_path, committed_params):
     (row,) = claims.claim_rows(tmp_path, committed_params, "paper", "quick")
     assert row["scale"] == "paper" and row["verdict"].startswith("supported (")
     assert row["where"] == "[FashionMNIST](../paper/report.md#fashionmnist)"
+
+
+def test_durations_read_in_the_unit_a_reader_plans_with():
+    assert report.duration(42.4) == "42 s"
+    assert report.duration(3000) == "50 min"
+    assert report.duration(9000) == "2.5 h"

@@ -18,16 +18,8 @@ from fuse_repro.core.paths import estimate_path, metrics_path, sweep_metrics_pat
 from fuse_repro.image.settings import DATASETS
 from fuse_repro.params import resolve, resolve_sweep
 from fuse_repro.pinn.report import HEADING as PINN_HEADING
+from fuse_repro.report import duration
 from fuse_repro.toy.report import HEADINGS as TOY_HEADINGS
-
-
-def duration(seconds: float) -> str:
-    """``seconds`` in the unit a reader plans with: seconds, minutes or hours."""
-    if seconds < 600:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def at_once(settings: dict[str, Any]) -> str:

@@ -40,6 +40,15 @@ def table(frame: pd.DataFrame) -> str:
     return frame.astype(str).replace(r"\|", r"\\|", regex=True).to_markdown(index=False)
 
 
+def duration(seconds: float) -> str:
+    """``seconds`` in the unit a reader plans with: seconds, minutes or hours."""
+    if seconds < 600:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def missing_note(runs: dict[str, int], what: str, experiment: str, scale: str) -> list[str]:
     """That a grid is not yet run or only partly (``runs``: ``stored`` and ``grid`` counts
     of ``what``, such as "runs"), and the command that trains the rest; nothing when whole."""

@@ -44,7 +44,7 @@ def test_outputs_figures_and_report(grid_log, fashion_config, tmp_path):
 
     manifest = {"fashion_mnist": {"source_label": "Fashion-MNIST (official files)"}}
     items = image_report.section(
-        fashion_config, dict(fashion_config, epochs=100), tmp_path, manifest
+        fashion_config, dict(fashion_config, epochs=100), tmp_path, manifest, {}
     )
     text = "\n\n".join(item for item in items if isinstance(item, str))
     assert text.startswith("### FashionMNIST") and "batch 64, 3 epochs" in text
@@ -62,7 +62,7 @@ def test_outputs_figures_and_report(grid_log, fashion_config, tmp_path):
 
     more = runs + [("cnn", "adam", seed) for seed in range(4)]
     write_summaries(frame, out, metrics_file, 0.2, {"mlp": 52650}, grid=more)
-    items = image_report.section(fashion_config, fashion_config, tmp_path, manifest)
+    items = image_report.section(fashion_config, fashion_config, tmp_path, manifest, {})
     assert f"{len(runs)} of the {len(more)} runs are stored" in items[1]
     assert pd.read_csv(out / "grid.csv")["stored"].sum() == len(runs)
 
@@ -79,7 +79,7 @@ def test_no_run_stored_leaves_only_the_metrics_and_a_report_that_says_so(fashion
         "runs": {"stored": 0, "grid": 12, "training_seconds": 0.0}
     }
     assert list(out.iterdir()) == [out / "grid.csv"]  # the folder exists, even in git
-    items = image_report.section(fashion_config, fashion_config, tmp_path, {})
+    items = image_report.section(fashion_config, fashion_config, tmp_path, {}, {})
     assert "Not yet run at the quick scale" in items[1]
     assert "python -m fuse_repro.train fashion_mnist --scale quick" in items[1]
 

@@ -11,7 +11,12 @@ from fuse_repro.core.paths import sweep_dir, sweep_metrics_path
 from fuse_repro.core.schema import ParamsError
 from fuse_repro.image import sweeps
 from fuse_repro.image.plots import learning_curves, sweep_figure
-from fuse_repro.image.report import default_vs_tuned_items, regret_items, sweep_section
+from fuse_repro.image.report import (
+    default_vs_tuned_items,
+    regret_items,
+    sweep_section,
+    tuned_items,
+)
 from fuse_repro.image.runs import Splits
 from fuse_repro.params import load, resolve_sweep
 from tests.helpers import ROOT, synthetic_splits
@@ -308,6 +313,12 @@ def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(ti
     assert (
         "the lower one for an even number of seeds) final validation accuracy of tuned Adam" in text
     )
+    tuned = "\n".join(str(item) for item in tuned_items(name, settings, root))
+    assert "Tuned protocol ([Sweep tiny](#sweep-tiny)): each method at its point chosen on" in tuned
+    assert "chosen on the validation set from 6 trial runs on seeds 0, 1" in tuned
+    trained = f"trained on {settings['train_size']} training images with seeds 2, 3 (4 of 4 runs"
+    assert trained in tuned
+    assert "(CPU, summed over the runs" in tuned and tuned.count("| mlp ") == 2
     empty = "\n".join(sweep_section("nothing", settings, _no_runs(tmp_path / "x", "nothing")))
     assert "0 of 6 runs stored" in empty and "python -m fuse_repro.sweep nothing" in empty
     held_out = dict(settings, validation_size=500)

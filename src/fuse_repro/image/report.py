@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from fuse_repro.claims import link
 from fuse_repro.core.data import SPLIT_SIZES
 from fuse_repro.core.optimizers import LABELS, REGISTRY
 from fuse_repro.core.paths import (
@@ -24,7 +25,7 @@ from fuse_repro.image.settings import DATASETS
 from fuse_repro.image.summary import phase_speed
 from fuse_repro.image.sweeps import TARGET_REFERENCE, rule_regrets
 from fuse_repro.image.sweeps import label as sweep_label
-from fuse_repro.report import Figure, Item, claims_table, table
+from fuse_repro.report import Figure, Item, claims_table, duration, table
 
 
 def setup_note(settings: dict) -> str:
@@ -262,11 +263,15 @@ def runs_note(settings: dict, runs: dict[str, int], estimate: dict | None = None
     )
 
 
-def section(settings: dict, paper: dict, root: Path, manifest: dict) -> list[Item]:
+def section(
+    settings: dict, paper: dict, root: Path, manifest: dict, sweeps: dict[str, dict]
+) -> list[Item]:
     """An image experiment's report section from its results (``root``: the repository):
-    heading, how much of the grid is stored, summary table, notes on the setup, the claims
-    tested (:mod:`fuse_repro.image.claims`), FUSE-PV's phase speed and the paper-scale
-    estimate, the learning curves (``paper``: the paper scale's settings)."""
+    heading, how much of the grid is stored, summary table and beside it the tuned
+    protocol's (:func:`tuned_items`, for each of ``sweeps`` (name: settings) on this
+    experiment and scale), notes on the setup, the claims tested
+    (:mod:`fuse_repro.image.claims`), FUSE-PV's phase speed and the paper-scale estimate,
+    the learning curves (``paper``: the paper scale's settings)."""
     experiment, scale = settings["experiment"], settings["scale"]
     label = DATASETS[experiment].label
     results = results_dir(root, scale, experiment)
@@ -294,6 +299,9 @@ def section(settings: dict, paper: dict, root: Path, manifest: dict) -> list[Ite
         "seeds with a miss counted as ∞.",
         table(summary_for_display(summary)),
     ]
+    for name, sweep in sweeps.items():
+        if (sweep["experiment"], sweep["scale"]) == (experiment, scale):
+            items += tuned_items(name, sweep, root)
     items += notes(settings, manifest[experiment]["source_label"], parameters)
     claims = claim_rows(log, label)
     if claims:
@@ -311,6 +319,48 @@ def section(settings: dict, paper: dict, root: Path, manifest: dict) -> list[Ite
     return items
 
 
+def scored_split(metrics: dict, settings: dict) -> str:
+    """``the validation set (500 training images held out)``: the split a sweep's points
+    are scored on (``metrics``: the sweep's; before any run, the one its settings ask)."""
+    held_out = settings["validation_size"]
+    scored_on = metrics.get("scored_on", "validation" if held_out else "test")
+    return f"the {scored_on} set" + (
+        f" ({held_out} training images held out)" if scored_on == "validation" and held_out else ""
+    )
+
+
+def tuned_items(name: str, sweep: dict, root: Path) -> list[Item]:
+    """The tuned protocol's table, to stand beside the official-settings one: the
+    confirmation runs of sweep ``name`` (``sweep``: its settings), each method at its point
+    chosen on the validation split and trained on the rest of the training set with new
+    seeds, summarised like the official runs (``confirmation_summary.csv`` of
+    :func:`fuse_repro.image.sweeps.write_summaries`), and the training time the sweep took;
+    nothing until its confirmation runs are stored."""
+    folder = sweep_dir(root, name)
+    path = folder / "confirmation_summary.csv"
+    if not path.is_file():
+        return []
+    metrics = json.loads(sweep_metrics_path(root, name).read_text())
+    trials, confirmation = metrics["runs"], metrics["confirmation"]
+    device = pd.read_csv(folder / "confirmation_log.csv", usecols=["device"])["device"].iloc[0]
+    held_out = sweep["validation_size"] or 0
+    trained_on = sweep["train_size"] or SPLIT_SIZES[sweep["experiment"]]["train"] - held_out
+    return [
+        f"Tuned protocol ({link(f'Sweep {name}', sweep['scale'], sweep['scale'])}): each "
+        f"method at its point chosen on {scored_split(metrics, sweep)} from "
+        f"{trials['stored']} trial runs on seeds {', '.join(map(str, sweep['seeds']))} (as "
+        f"many for every method), trained on {trained_on} {'other ' if held_out else ''}"
+        f"training images with seeds "
+        f"{', '.join(map(str, sweep['confirm_seeds']))} "
+        f"({confirmation['stored']} of {confirmation['expected']} runs stored); columns as "
+        "above. Training time on the machine that trained them "
+        f"({device.upper()}, summed over the runs, scoring left out): "
+        f"{duration(trials['training_seconds'])} for the trials, "
+        f"{duration(confirmation['training_seconds'])} for these runs.",
+        table(summary_for_display(pd.read_csv(path))),
+    ]
+
+
 EVERY_POINT_UP_TO = 16
 """A sweep with at most this many points per model (an ablation, an oracle sweep) shows
 every point; a larger one (a tuning sweep) each optimizer's best."""
@@ -326,11 +376,7 @@ def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
     metrics = json.loads(sweep_metrics_path(root, name).read_text())
     runs = metrics["runs"]
     seeds = ", ".join(map(str, settings["seeds"]))
-    held_out = settings["validation_size"]
-    scored_on = metrics.get("scored_on", "validation" if held_out else "test")
-    split = f"points scored on the {scored_on} set" + (
-        f" ({held_out} training images held out)" if scored_on == "validation" and held_out else ""
-    )
+    split = f"points scored on {scored_split(metrics, settings)}"
     items: list[Item] = [
         f"### Sweep `{name}`",
         f"{DATASETS[experiment].label} at the {scale} scale, seeds {seeds}, {split} at the "

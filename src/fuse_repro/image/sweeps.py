@@ -47,7 +47,7 @@ from fuse_repro.core.schema import ParamsError
 from fuse_repro.core.statistics import paired
 from fuse_repro.image.comparison import comparison_table, switching
 from fuse_repro.image.runs import Splits, load_splits, resolve_device, run_grid
-from fuse_repro.image.summary import RUN, training_seconds
+from fuse_repro.image.summary import RUN, summary_table, training_seconds
 
 FIXED_FOR_A_SWEEP = (
     "models",
@@ -418,7 +418,9 @@ def write_summaries(
     swept values, stored or not, so that the folder is never empty and git holds it);
     ``points.csv`` (:func:`point_table`), ``default_vs_tuned.csv`` (:func:`default_vs_tuned`,
     when the sweep has ``defaults``) and ``log.csv`` of the trials; with confirmation
-    runs, ``confirmation_log.csv`` and, once the runs they compare are stored,
+    runs, ``confirmation_log.csv``, ``confirmation_summary.csv`` (the runs summarised like
+    an experiment's, :func:`fuse_repro.image.summary.summary_table`) and, once the runs
+    they compare are stored,
     ``comparison.csv`` (:func:`fuse_repro.image.comparison.comparison_table`) and
     ``time_to_target.csv`` (:func:`time_to_target_table`). The metrics JSON: ``runs``
     (trials stored and expected, and their
@@ -473,6 +475,7 @@ def write_summaries(
             "time_to_target": time_to_target_table(confirmation),
         }
         tables |= {name: table for name, table in pending.items() if len(table)}
+        tables["confirmation_summary"] = summary_table(confirmation, settings["target_accuracy"])
         confirmation.to_csv(out_dir / "confirmation_log.csv", index=False)
     for name, table in tables.items():
         table.to_csv(out_dir / f"{name}.csv", index=False)
@@ -487,6 +490,7 @@ DERIVED = (
     "log.csv",
     "comparison.csv",
     "confirmation_log.csv",
+    "confirmation_summary.csv",
     "time_to_target.csv",
 )
 """The files :func:`write_summaries` derives (removed before it writes)."""
