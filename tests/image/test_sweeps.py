@@ -315,7 +315,10 @@ def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(ti
     )
     tuned = "\n".join(str(item) for item in tuned_items(name, settings, root))
     assert "Tuned protocol ([Sweep tiny](#sweep-tiny)): each method at its point chosen on" in tuned
-    assert "chosen on the validation set from 6 trial runs on seeds 0, 1" in tuned
+    assert "chosen on the validation set from 6 trial runs on seeds 0, 1 (as many" in tuned
+    assert "columns as above. Training time" in tuned  # no eval_every: scored per epoch
+    cadenced = "\n".join(map(str, tuned_items(name, dict(settings, eval_every=16), root)))
+    assert "columns as above, but a run's time to target is its first scoring" in cadenced
     trained = f"trained on {settings['train_size']} training images with seeds 2, 3 (4 of 4 runs"
     assert trained in tuned
     assert "(CPU, summed over the runs" in tuned and tuned.count("| mlp ") == 2

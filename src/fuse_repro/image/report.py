@@ -329,6 +329,11 @@ def scored_split(metrics: dict, settings: dict) -> str:
     )
 
 
+def _seeds(seeds: list[int]) -> str:
+    """``seed 100`` or ``seeds 0, 1, 2``."""
+    return ("seed " if len(seeds) == 1 else "seeds ") + ", ".join(map(str, seeds))
+
+
 def tuned_items(name: str, sweep: dict, root: Path) -> list[Item]:
     """The tuned protocol's table, to stand beside the official-settings one: the
     confirmation runs of sweep ``name`` (``sweep``: its settings), each method at its point
@@ -345,15 +350,20 @@ def tuned_items(name: str, sweep: dict, root: Path) -> list[Item]:
     device = pd.read_csv(folder / "confirmation_log.csv", usecols=["device"])["device"].iloc[0]
     held_out = sweep["validation_size"] or 0
     trained_on = sweep["train_size"] or SPLIT_SIZES[sweep["experiment"]]["train"] - held_out
+    cadence = (
+        f", but a run's time to target is its first scoring at an epoch's end or after every "
+        f"{sweep['eval_every']} closure evaluations"
+        if sweep["eval_every"]
+        else ""
+    )
     return [
         f"Tuned protocol ({link(f'Sweep {name}', sweep['scale'], sweep['scale'])}): each "
         f"method at its point chosen on {scored_split(metrics, sweep)} from "
-        f"{trials['stored']} trial runs on seeds {', '.join(map(str, sweep['seeds']))} (as "
-        f"many for every method), trained on {trained_on} {'other ' if held_out else ''}"
-        f"training images with seeds "
-        f"{', '.join(map(str, sweep['confirm_seeds']))} "
-        f"({confirmation['stored']} of {confirmation['expected']} runs stored); columns as "
-        "above. Training time on the machine that trained them "
+        f"{trials['stored']} trial runs on {_seeds(sweep['seeds'])} (as many for every "
+        f"method), trained on {trained_on} {'other ' if held_out else ''}training images with "
+        f"{_seeds(sweep['confirm_seeds'])} ({confirmation['stored']} of "
+        f"{confirmation['expected']} runs stored); columns as above{cadence}. Training time "
+        "on the machine that trained them "
         f"({device.upper()}, summed over the runs, scoring left out): "
         f"{duration(trials['training_seconds'])} for the trials, "
         f"{duration(confirmation['training_seconds'])} for these runs.",
