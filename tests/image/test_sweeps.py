@@ -10,7 +10,7 @@ import pytest
 from fuse_repro.core.paths import sweep_dir, sweep_metrics_path
 from fuse_repro.core.schema import ParamsError
 from fuse_repro.image import sweeps
-from fuse_repro.image.plots import learning_curves, sweep_figure
+from fuse_repro.image.plots import learning_curves, plotted_setting, sweep_figure
 from fuse_repro.image.report import (
     default_vs_tuned_items,
     regret_items,
@@ -96,6 +96,20 @@ def test_every_committed_sweep_resolves_with_its_points_checked():
         resolve_sweep(params, "nothing")
 
 
+def test_the_sensitivity_is_drawn_against_the_learning_rate_the_default_at_its_own(resolved):
+    settings = resolved("fashion_mnist")
+    space = {"fuse_pv.history_size": [5, 9], "fuse_pv.lr": RANGE}
+    found = sweeps.points(sweep_of({"fuse_pv_epoch": space, "adam": {}}, trials=2, defaults=True))
+    values = sweeps.values_table(found, settings)
+    default = values.set_index("point").loc["fuse_pv_epoch"]
+    assert default["fuse_pv.lr"] == settings["fuse_pv"]["lr"]
+    assert default["fuse_pv.history_size"] == settings["fuse_pv"]["history_size"]
+    assert len(values) == 1 + 2 * 2 + 1  # FUSE-PV's default, its 2 x 2 points, Adam
+    assert values.loc[values["optimizer"] == "fuse_pv_epoch", "fuse_pv.lr"].notna().all()
+    assert plotted_setting(values, "fuse_pv_epoch") == "fuse_pv.lr"  # not the first swept
+    assert plotted_setting(values, "adam") is None  # run once as configured
+
+
 @pytest.fixture(scope="module")
 def tiny_sweep(resolved, tmp_path_factory):
     """Two Adam rates and FUSE-PV (epoch) as configured, two seeds, an MLP, on synthetic
@@ -140,7 +154,7 @@ def test_a_sweep_is_summarised_by_its_best_point_and_paired_gaps(tiny_sweep, tmp
     adam_rows = table[table["optimizer"] == "adam"]
     assert adam["point"] == adam_rows.loc[adam_rows["score"].idxmax(), "point"]
     assert adam["values"] == dict(next(p for p in found if p.key == adam["point"]).values)
-    figure = sweep_figure(finals, sweeps.values_table(found), "tiny", tmp_path / "s.png")
+    figure = sweep_figure(finals, sweeps.values_table(found, settings), "tiny", tmp_path / "s.png")
     assert figure.stat().st_size > 0
 
 

@@ -89,13 +89,14 @@ def learning_curves(log: pd.DataFrame, model: str, title: str, path: Path) -> Pa
 
 def sweep_figure(finals: pd.DataFrame, values: pd.DataFrame, title: str, path: Path) -> Path:
     """A sweep's sensitivity: per model (rows) and optimizer (columns), the final score of
-    every run against its first swept setting (seeds as dots, their mean as a line, a log
-    axis for a range swept in its logarithm); optimizers run once as configured show as
-    a horizontal line at their mean. ``finals``: one row per run with ``point`` and
-    ``score``; ``values``: per point, its swept settings (columns) and ``optimizer``."""
+    every run against the optimizer's learning rate (:func:`plotted_setting`): seeds as
+    dots, their mean as a line and their range as a band, a log axis for values spanning
+    more than a factor :data:`LOG_AXIS_SPAN`; optimizers run once as configured show as a
+    horizontal line at their mean. ``finals``: one row per run with ``point`` and
+    ``score``; ``values``: :func:`fuse_repro.image.sweeps.values_table`."""
     runs = finals.merge(values.drop(columns="optimizer"), on="point")
     models = list(dict.fromkeys(runs["model"]))
-    swept = [o for o in dict.fromkeys(values["optimizer"]) if _first_setting(values, o)]
+    swept = [o for o in dict.fromkeys(values["optimizer"]) if plotted_setting(values, o)]
     once = [o for o in dict.fromkeys(values["optimizer"]) if o not in swept]
     sns.set_theme(style="whitegrid", context="paper")
     fig, axes = plt.subplots(
@@ -106,16 +107,18 @@ def sweep_figure(finals: pd.DataFrame, values: pd.DataFrame, title: str, path: P
     )
     for row, model in enumerate(models):
         for col, optimizer in enumerate(swept):
-            ax, setting = axes[row][col], _first_setting(values, optimizer)
+            ax, setting = axes[row][col], plotted_setting(values, optimizer)
             mine = runs[(runs["model"] == model) & (runs["optimizer"] == optimizer)]
+            seeds = mine.groupby(setting)["score"].agg(["mean", "min", "max"])
+            ax.fill_between(seeds.index, seeds["min"], seeds["max"], color="C0", alpha=0.2, lw=0)
+            ax.plot(seeds.index, seeds["mean"], color="C0", label=LABELS[optimizer])
             sns.scatterplot(data=mine, x=setting, y="score", ax=ax, s=18, color="0.3")
-            means = mine.groupby(setting)["score"].mean()
-            ax.plot(means.index, means.to_numpy(), color="C0", label=LABELS[optimizer])
             for i, other in enumerate(once):
                 level = runs[(runs["model"] == model) & (runs["optimizer"] == other)]["score"]
                 ax.axhline(level.mean(), color=f"C{i + 1}", ls="--", lw=1, label=LABELS[other])
             numeric = pd.to_numeric(mine[setting], errors="coerce")
-            if numeric.notna().all() and numeric.min() > 0 and numeric.max() / numeric.min() > 50:
+            positive = numeric.notna().all() and numeric.min() > 0
+            if positive and numeric.max() / numeric.min() > LOG_AXIS_SPAN:
                 ax.set_xscale("log")
             ax.set_title(f"{model.upper()}: {LABELS[optimizer]}")
             ax.set_ylabel(f"final {finals.attrs.get('scored_on', 'validation')} accuracy")
@@ -127,8 +130,17 @@ def sweep_figure(finals: pd.DataFrame, values: pd.DataFrame, title: str, path: P
     return path
 
 
-def _first_setting(values: pd.DataFrame, optimizer: str) -> str | None:
-    """The first setting swept for ``optimizer`` (None: it runs once as configured)."""
+LOG_AXIS_SPAN = 50
+"""A swept setting whose values span more than this factor is drawn on a log axis."""
+
+
+def plotted_setting(values: pd.DataFrame, optimizer: str) -> str | None:
+    """The setting ``optimizer``'s sensitivity is drawn against: its first swept learning
+    rate (a path ending in ``lr``), else its first swept setting; None when it runs once
+    as configured."""
     mine = values[values["optimizer"] == optimizer].dropna(axis=1, how="all")
     settings = [c for c in mine.columns if c not in ("point", "optimizer")]
-    return settings[0] if settings and len(mine) > 1 else None
+    if not settings or len(mine) < 2:
+        return None
+    rates = [path for path in settings if path.split(".")[-1] == "lr"]
+    return (rates or settings)[0]

@@ -31,9 +31,11 @@ choosing and reporting on the same runs.
 from __future__ import annotations
 
 import copy
+import functools
 import itertools
 import json
 import math
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -399,11 +401,26 @@ def expected_runs(settings: dict[str, Any], sweep_points: list[Point]) -> int:
     return models * len(settings["seeds"])
 
 
-def values_table(sweep_points: list[Point]) -> pd.DataFrame:
-    """Per point: its key (``point``), optimizer and swept settings (one column each)."""
+def values_table(sweep_points: list[Point], settings: dict[str, Any]) -> pd.DataFrame:
+    """Per point: its key (``point``), optimizer and the settings its optimizer sweeps (one
+    column each), a setting the point leaves as configured (the default point) with its
+    value in ``settings`` (the sweep's)."""
+    swept: dict[str, dict[str, None]] = {}
+    for p in sweep_points:
+        swept.setdefault(p.optimizer, {}).update(dict.fromkeys(path for path, _ in p.values))
     return pd.DataFrame(
-        [{"point": p.key, "optimizer": p.optimizer, **dict(p.values)} for p in sweep_points]
+        [
+            {"point": p.key, "optimizer": p.optimizer}
+            | {path: _configured(settings, path) for path in swept[p.optimizer]}
+            | dict(p.values)
+            for p in sweep_points
+        ]
     )
+
+
+def _configured(settings: dict[str, Any], path: str) -> Any:
+    """The value of ``settings`` at ``path`` (``adam.lr``: ``settings["adam"]["lr"]``)."""
+    return functools.reduce(operator.getitem, path.split("."), settings)
 
 
 def write_summaries(
