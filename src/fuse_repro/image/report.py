@@ -385,12 +385,12 @@ def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
     experiment, scale = settings["experiment"], settings["scale"]
     metrics = json.loads(sweep_metrics_path(root, name).read_text())
     runs = metrics["runs"]
-    seeds = ", ".join(map(str, settings["seeds"]))
     split = f"points scored on {scored_split(metrics, settings)}"
     items: list[Item] = [
         f"### Sweep `{name}`",
-        f"{DATASETS[experiment].label} at the {scale} scale, seeds {seeds}, {split} at the "
-        f"final epoch (equal epochs; the closure evaluations each point used are shown); "
+        f"{DATASETS[experiment].label} at the {scale} scale, {_seeds(settings['seeds'])}, "
+        f"{split} at the final epoch (equal epochs; the closure evaluations each point used "
+        "are shown); "
         f"{runs['stored']} of {runs['expected']} runs stored.",
     ]
     if runs["stored"] < runs["expected"]:
