@@ -12,6 +12,7 @@ from fuse_repro.core.schema import ParamsError
 from fuse_repro.image import sweeps
 from fuse_repro.image.plots import learning_curves, plotted_setting, sweep_figure
 from fuse_repro.image.report import (
+    answers_items,
     default_vs_tuned_items,
     regret_items,
     sweep_section,
@@ -300,15 +301,11 @@ def test_each_optimizer_as_configured_is_set_against_its_tuned_point(tmp_path):
 
 
 def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(tiny_sweep, tmp_path):
-    settings, found, splits, log, runs = tiny_sweep
+    settings, found, _, log, _ = tiny_sweep
     root, name = tmp_path, "tiny"
     out, metrics_file = sweep_dir(root, name), sweep_metrics_path(root, name)
     out.mkdir(parents=True)
-    choice = sweeps.chosen(sweeps.point_table(log, found), found)
-    confirming = dict(settings, seeds=settings["confirm_seeds"])
-    confirmation = sweeps.run_points(
-        confirming, sweeps.confirmation_points(choice), splits, runs, "synthetic"
-    )
+    confirmation = _confirmation(tiny_sweep)
     (out / "figures").mkdir()
     (out / "figures" / "confirmation_cnn.png").write_bytes(b"stale")  # a model gone since
     sweeps.write_summaries(log, confirmation, found, settings, out, metrics_file)
@@ -342,6 +339,52 @@ def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(ti
     text = "\n".join(map(str, sweep_section("nothing", held_out, tmp_path / "x")))
     assert "points scored on the validation set (500 training images held out)" in text
     assert "points scored on the test set" in empty  # no runs, no validation split
+
+
+def _confirmation(tiny_sweep):
+    """The tiny sweep's chosen points on its confirmation seeds (trained once, then read
+    back from its runs folder)."""
+    settings, found, splits, log, runs = tiny_sweep
+    choice = sweeps.chosen(sweeps.point_table(log, found), found)
+    confirming = dict(settings, seeds=settings["confirm_seeds"])
+    return sweeps.run_points(
+        confirming, sweeps.confirmation_points(choice), splits, runs, "synthetic"
+    )
+
+
+def test_the_answers_gather_each_tuned_comparison_and_each_oracle_sweeps_closest_rule(
+    tiny_sweep, tmp_path
+):
+    settings, found, _, log, _ = tiny_sweep
+    sweep_metrics_path(tmp_path, "tuned").parent.mkdir(parents=True)
+    tables = sweeps.write_summaries(
+        log,
+        _confirmation(tiny_sweep),
+        found,
+        settings,
+        sweep_dir(tmp_path, "tuned"),
+        sweep_metrics_path(tmp_path, "tuned"),
+    )
+    oracle = oracle_table(gradient_gap=-0.03)
+    sweep_dir(tmp_path, "oracle").mkdir()
+    oracle.assign(best=oracle["gap_to_best"] == 0).to_csv(
+        sweep_dir(tmp_path, "oracle") / "points.csv", index=False
+    )
+    swept = {"tuned": settings, "oracle": dict(settings, seeds=[0, 1]), "none": settings}
+    _, tuned, _, switch = map(str, answers_items(swept, tmp_path))
+    workload = f"| FashionMNIST MLP, {settings['scale']} scale "
+    assert tuned.count(workload) == 1  # the tiny sweep tunes Adam only: no SGD, no L-BFGS
+    measured = tables["comparison"].set_index("measure")
+    for measure, budget in (("closure evaluations", " evaluations)"), ("seconds", " s)")):
+        row = measured.loc[measure]
+        cell = f"{row.outcome}: {row.difference:+.4f} [{row.low:+.4f}, {row.high:+.4f}] ("
+        assert cell in tuned and budget in tuned
+    assert "| 2, 3 " in tuned and "| Adam " in tuned and "[Sweep tuned](#sweep-tuned)" in tuned
+    assert "final epoch" not in tuned.splitlines()[0]
+    assert switch.count(workload.replace("MLP", "CNN")) == 1
+    assert "| FUSE-PV (epoch) (fuse_pv.switch_epoch=1) | FUSE-PV (loss) " in switch
+    assert "| -0.0200 [-0.0300, -0.0100] | 1 of 2 " in switch and "| 0, 1 " in switch
+    assert answers_items({"none": settings}, tmp_path) == []
 
 
 def test_a_one_seed_sweep_states_its_gaps_without_an_interval(tiny_sweep, tmp_path):

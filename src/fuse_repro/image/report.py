@@ -371,6 +371,101 @@ def tuned_items(name: str, sweep: dict, root: Path) -> list[Item]:
     ]
 
 
+ANSWERED = ("fuse_pv_epoch", ("adam", "sgd", "lbfgs_same_batch"))
+"""The tuned comparison the sweeps answer first: tuned FUSE-PV (epoch) against tuned Adam,
+tuned SGD with momentum and same-batch L-BFGS (FUSE with θ = 0 throughout)."""
+
+
+def answers_items(sweeps: dict[str, dict], root: Path) -> list[Item]:
+    """The declared sweeps' answers gathered in two tables, each row linked to its sweep's
+    section: :func:`tuned_answer_rows` and :func:`switch_answer_rows` of every sweep
+    (``sweeps``: each one's settings, :func:`fuse_repro.params.resolve_sweep`)."""
+    tuned = [row for name, s in sweeps.items() for row in tuned_answer_rows(name, s, root)]
+    switch = [row for name, s in sweeps.items() for row in switch_answer_rows(name, s, root)]
+    ours, _ = ANSWERED
+    items: list[Item] = []
+    if tuned:
+        items += [
+            f"The answers, gathered from the sweeps below. Tuned {LABELS[ours]} against tuned "
+            "Adam, tuned SGD with momentum and same-batch L-BFGS: test accuracy, ours minus "
+            "theirs, on the confirmation seeds (mean [95 % paired t-interval]; an interval "
+            "covering 0 is no difference), at the largest equal budget of closure evaluations "
+            "and of training seconds both runs of a pair reached (in brackets); every other "
+            "method and the final epoch are in each sweep's section.",
+            table(pd.DataFrame(tuned)),
+        ]
+    if switch:
+        items += [
+            "The switch rules against the oracle switch: per workload, the switch epoch with "
+            "the best final validation accuracy in hindsight, the rule closest to it, and its "
+            "regret (rule minus best, paired by seed).",
+            table(pd.DataFrame(switch)),
+        ]
+    return items
+
+
+def _workload(settings: dict, model: str) -> str:
+    return f"{DATASETS[settings['experiment']].label} {model.upper()}, {settings['scale']} scale"
+
+
+def _sweep_link(name: str, settings: dict) -> str:
+    return link(f"Sweep {name}", settings["scale"], settings["scale"])
+
+
+def tuned_answer_rows(name: str, settings: dict, root: Path) -> list[dict[str, str]]:
+    """Per model, :data:`ANSWERED` on sweep ``name``'s confirmation seeds, at equal closure
+    evaluations and at equal seconds (its ``comparison.csv``); none before it has one."""
+    path = sweep_dir(root, name) / "comparison.csv"
+    if not path.is_file():
+        return []
+    ours, references = ANSWERED
+    rows = pd.read_csv(path)
+    rows = rows[(rows["ours"] == ours) & (rows["measure"] != "final epoch")]
+    pairs = {key: pair for key, pair in rows.groupby(["model", "reference"], sort=False)}
+    return [
+        {
+            "workload": _workload(settings, model),
+            "seeds": ", ".join(map(str, settings["confirm_seeds"])),
+            f"{LABELS[ours]} against": LABELS[reference],
+            **{
+                _measure_heading(r.measure): _comparison_cell(r)
+                for r in pairs[model, reference].itertuples()
+            },
+            "sweep": _sweep_link(name, settings),
+        }
+        for model in rows["model"].unique()
+        for reference in references
+        if (model, reference) in pairs
+    ]
+
+
+def switch_answer_rows(name: str, settings: dict, root: Path) -> list[dict[str, str]]:
+    """Per model of an oracle sweep (``name``): the best switch epoch, the rule closest to
+    it (:func:`closest_rules`), its regret and how many seeds switched; none for any
+    other sweep."""
+    path = sweep_dir(root, name) / "points.csv"
+    if not path.is_file():
+        return []
+    points = pd.read_csv(path)
+    rows = []
+    for model, closest in closest_rules(rule_regrets(points)).items():
+        first = closest.iloc[0]
+        best = points[(points["model"] == model) & points["best"]]["point"].iloc[0]
+        rows.append(
+            {
+                "workload": _workload(settings, model),
+                "seeds": ", ".join(map(str, settings["seeds"])),
+                "best switch (oracle)": sweep_label(best),
+                "closest rule": ", ".join(closest["optimizer"].map(LABELS)),
+                "regret [95 % CI]": f"{first.gap_to_best:+.4f} "
+                f"[{first.gap_low:+.4f}, {first.gap_high:+.4f}]",
+                "seeds that switched": _switched(closest),
+                "sweep": _sweep_link(name, settings),
+            }
+        )
+    return rows
+
+
 EVERY_POINT_UP_TO = 16
 """A sweep with at most this many points per model (an ablation, an oracle sweep) shows
 every point; a larger one (a tuning sweep) each optimizer's best."""
@@ -435,15 +530,27 @@ def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
     return items + confirmation_items(name, metrics, root)
 
 
-def regret_items(regrets: pd.DataFrame) -> list[Item]:
-    """Per model, the switch rule closest to the oracle switch (the best point of
+def closest_rules(regrets: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per model, the switch rules closest to the oracle switch (the first rows of
     :func:`fuse_repro.image.sweeps.rule_regrets`; rules with the same mean regret are
-    tied) and its regret, with how many seeds switched."""
+    tied)."""
+    return {
+        model: rules[rules["gap_to_best"] == rules["gap_to_best"].iloc[0]]
+        for model, rules in regrets.groupby("model", sort=False)
+    }
+
+
+def _switched(closest: pd.DataFrame) -> str:
+    return ", ".join(f"{r.switched} of {r.seeds}" for r in closest.itertuples())
+
+
+def regret_items(regrets: pd.DataFrame) -> list[Item]:
+    """Per model, the switch rule closest to the oracle switch (:func:`closest_rules`) and
+    its regret, with how many seeds switched."""
     items = []
-    for model, rules in regrets.groupby("model", sort=False):
-        closest = rules[rules["gap_to_best"] == rules["gap_to_best"].iloc[0]]
+    for model, closest in closest_rules(regrets).items():
         names = ", ".join(closest["optimizer"].map(LABELS))
-        switched = ", ".join(f"{r.switched} of {r.seeds}" for r in closest.itertuples())
+        switched = _switched(closest)
         first = closest.iloc[0]
         rule = (
             "rule closest to the oracle switch (the best point) is"
