@@ -69,8 +69,9 @@ def ci_scale(params: dict) -> dict:
     )
     for sweep in params["sweeps"].values():  # their switch epochs must fit the shrunk epochs
         for space in sweep["optimizers"].values():
-            if "fuse_pv.switch_epoch" in space:
-                space["fuse_pv.switch_epoch"] = [0, 1]
+            for path in space:  # FUSE-PV's switch, the controls' decay and switch epochs
+                if path.endswith(".switch_epoch"):
+                    space[path] = [0, 1]
     return params
 
 
