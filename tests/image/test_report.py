@@ -50,13 +50,13 @@ def test_outputs_figures_and_report(grid_log, fashion_config, tmp_path):
     assert text.startswith("### FashionMNIST") and "batch 64, 3 epochs" in text
     assert "max_eval=4" in text and "(2/2)" in text and "Partial grid" not in text
     assert any(
-        row.split("|")[1:4] == [" mlp ", " FUSE-PV (epoch) ", " 2 "]
+        row.split("|")[1:4] == [" MLP ", " FUSE-PV (epoch) ", " 2 "]
         for row in (" ".join(line.split()) for line in text.splitlines())
     )
     assert [item.path for item in items if isinstance(item, report.Figure)] == [figure]
     assert "The paper's claims on these runs" in text
     assert (
-        "| L-BFGS after Adam improves on Adam alone | FashionMNIST, mlp | equal epochs"
+        "| L-BFGS after Adam improves on Adam alone | FashionMNIST, MLP | equal epochs"
         in " ".join(text.split())
     )
 

@@ -332,7 +332,7 @@ def test_the_report_shows_each_optimizers_best_point_and_the_tuned_comparison(ti
     assert "columns as above, but a run's time to target is its first scoring" in cadenced
     trained = f"trained on {settings['train_size']} training images with seeds 2, 3 (4 of 4 runs"
     assert trained in tuned
-    assert "(CPU, summed over the runs" in tuned and tuned.count("| mlp ") == 2
+    assert "(CPU, summed over the runs" in tuned and tuned.count("| MLP ") == 2
     empty = "\n".join(sweep_section("nothing", settings, _no_runs(tmp_path / "x", "nothing")))
     assert "0 of 6 runs stored" in empty and "python -m fuse_repro.sweep nothing" in empty
     held_out = dict(settings, validation_size=500)

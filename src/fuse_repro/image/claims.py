@@ -20,6 +20,7 @@ import pandas as pd
 
 from fuse_repro.core.optimizers import LABELS
 from fuse_repro.core.statistics import explained_verdict, paired
+from fuse_repro.image.models import model_label
 from fuse_repro.image.runs import DIVERGED
 from fuse_repro.image.summary import RUN
 
@@ -69,7 +70,7 @@ def claim_rows(log: pd.DataFrame, label: str) -> list[dict]:
     rows = []
     for model, runs in log.groupby("model", sort=False):
         present = set(runs["optimizer"])
-        workload = f"{label}, {model}"
+        workload = f"{label}, {model_label(model)}"
         final = runs[runs["epoch"] == runs["epoch"].max()]
         first_order = ["adam", "sgd"]
         if {FUSE_PV, *first_order} <= present:

@@ -91,6 +91,19 @@ MODELS = {
     "densenet_bc100": lambda: cifar_densenet(12, (16, 16, 16)),
 }
 
+MODEL_LABELS = {
+    "cnn": "CNN",
+    "mlp": "MLP",
+    "densenet_paper": "DenseNet (paper's)",
+    "densenet_bc100": "DenseNet-BC-100",
+}
+"""How the report, tables and figures name each model of :data:`MODELS`."""
+
+
+def model_label(name: str) -> str:
+    """The display name of model ``name`` (its key where none is declared)."""
+    return MODEL_LABELS.get(name, name)
+
 
 def build_model(name: str, seed: int) -> nn.Module:
     """A fresh model whose initial weights depend on ``seed`` alone (so every optimizer

@@ -13,6 +13,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from fuse_repro.core.optimizers import LABELS  # noqa: E402
+from fuse_repro.image.models import model_label  # noqa: E402
 from fuse_repro.image.runs import whole_epochs  # noqa: E402
 from fuse_repro.image.summary import switch_epochs  # noqa: E402
 
@@ -120,7 +121,7 @@ def sweep_figure(finals: pd.DataFrame, values: pd.DataFrame, title: str, path: P
             positive = numeric.notna().all() and numeric.min() > 0
             if positive and numeric.max() / numeric.min() > LOG_AXIS_SPAN:
                 ax.set_xscale("log")
-            ax.set_title(f"{model.upper()}: {LABELS[optimizer]}")
+            ax.set_title(f"{model_label(model)}: {LABELS[optimizer]}")
             ax.set_ylabel(f"final {finals.attrs.get('scored_on', 'validation')} accuracy")
             ax.legend(fontsize=7)
     fig.suptitle(title)

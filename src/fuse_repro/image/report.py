@@ -21,6 +21,7 @@ from fuse_repro.core.paths import (
     sweep_metrics_path,
 )
 from fuse_repro.image.claims import claim_rows
+from fuse_repro.image.models import model_label
 from fuse_repro.image.settings import DATASETS
 from fuse_repro.image.summary import phase_speed
 from fuse_repro.image.sweeps import TARGET_REFERENCE, rule_regrets
@@ -167,7 +168,7 @@ def summary_for_display(summary: pd.DataFrame) -> pd.DataFrame:
     """Readable columns: mean ± std, rounded."""
     return pd.DataFrame(
         {
-            "model": summary["model"],
+            "model": summary["model"].map(model_label),
             "optimizer": summary["optimizer"].map(lambda o: LABELS.get(o, o)),
             "seeds": summary["seeds"],
             "test accuracy": [
@@ -211,7 +212,7 @@ def _pm(mean: float, std: float, digits: int) -> str:
 def never_switched(summary: pd.DataFrame) -> list[str]:
     """The switch rules that never fired in any seed (their runs are Adam throughout)."""
     return [
-        f"{row.model.upper()}: {LABELS[row.optimizer]} never switched in any seed, so its "
+        f"{model_label(row.model)}: {LABELS[row.optimizer]} never switched in any seed, so its "
         "runs are Adam throughout."
         for row in summary.itertuples()
         if REGISTRY[row.optimizer].family == "hybrid"
@@ -224,7 +225,7 @@ def diverged_notes(summary: pd.DataFrame) -> list[str]:
     """The optimizers with seeds whose final training loss is not finite, and how such a
     run is logged."""
     return [
-        f"{row.model.upper()}: {LABELS[row.optimizer]} diverged in {row.seeds_diverged} of "
+        f"{model_label(row.model)}: {LABELS[row.optimizer]} diverged in {row.seeds_diverged} of "
         f"{row.seeds} seeds (final training loss not finite). A run stops training after the "
         "epoch at which its parameters stop being finite; its later epochs repeat that "
         "epoch's evaluation (phase `diverged` in the log) and count in the table's means."
@@ -405,7 +406,8 @@ def answers_items(sweeps: dict[str, dict], root: Path) -> list[Item]:
 
 
 def _workload(settings: dict, model: str) -> str:
-    return f"{DATASETS[settings['experiment']].label} {model.upper()}, {settings['scale']} scale"
+    dataset = DATASETS[settings["experiment"]].label
+    return f"{dataset} {model_label(model)}, {settings['scale']} scale"
 
 
 def _sweep_link(name: str, settings: dict) -> str:
@@ -502,7 +504,7 @@ def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
     tried = points.groupby(["model", "optimizer"]).size()
     shown = pd.DataFrame(
         {
-            "model": best["model"].str.upper(),
+            "model": best["model"].map(model_label),
             "point" if every else "optimizer (best point)": [
                 sweep_label(p)
                 + (" (its optimizer's best)" if every and i in best_index.values else "")
@@ -558,7 +560,7 @@ def regret_items(regrets: pd.DataFrame) -> list[Item]:
             else "rules closest to the oracle switch (the best point) are, tied,"
         )
         items.append(
-            f"{model.upper()}: the switch {rule} {names}, with regret "
+            f"{model_label(model)}: the switch {rule} {names}, with regret "
             f"{first.gap_to_best:+.4f} [{first.gap_low:+.4f}, {first.gap_high:+.4f}] in final "
             f"accuracy (seeds that switched: {switched})."
         )
@@ -579,7 +581,7 @@ def default_vs_tuned_items(path: Path, metrics: dict) -> list[Item]:
         table(
             pd.DataFrame(
                 {
-                    "model": rows["model"].str.upper(),
+                    "model": rows["model"].map(model_label),
                     "optimizer": rows["optimizer"].map(LABELS),
                     f"default: {scored}": rows["default_score"].map("{:.4f}".format),
                     "tuned point": rows["tuned_point"].map(sweep_label),
@@ -613,7 +615,7 @@ def confirmation_items(name: str, metrics: dict, root: Path) -> list[Item]:
     rows = pd.read_csv(path)
     shown = [
         {
-            "model": model.upper(),
+            "model": model_label(model),
             "FUSE-PV": LABELS[ours],
             "against": LABELS[reference],
             **{_measure_heading(r.measure): _comparison_cell(r) for r in pair.itertuples()},
@@ -634,7 +636,7 @@ def confirmation_items(name: str, metrics: dict, root: Path) -> list[Item]:
     return items + [
         Figure(
             path,
-            f"Sweep {name}, {path.stem.removeprefix('confirmation_').upper()}: the chosen "
+            f"Sweep {name}, {model_label(path.stem.removeprefix('confirmation_'))}: the chosen "
             "points on the confirmation seeds, learning curves",
         )
         for path in sorted((sweep_dir(root, name) / "figures").glob("confirmation_*.png"))
@@ -676,7 +678,7 @@ def time_to_target_items(path: Path, scored_on: str) -> list[Item]:
         table(
             pd.DataFrame(
                 {
-                    "model": rows["model"].str.upper(),
+                    "model": rows["model"].map(model_label),
                     "method": rows["optimizer"].map(LABELS),
                     "target": rows["target"].map("{:.4f}".format),
                     "seeds reaching it": [
