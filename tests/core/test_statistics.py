@@ -39,6 +39,13 @@ def test_one_seed_supports_no_verdict_and_seeds_are_paired_by_index():
     assert len(diverged.differences) == 2
 
 
+def test_one_seed_is_written_without_an_interval_and_several_with_one():
+    one = S.paired(pd.Series([0.8], index=[0]), pd.Series([0.7], index=[0]))
+    assert S.mean_and_interval(one.mean, one.low, one.high) == "+0.1000 (1 seed)"
+    assert one.describe() == "+0.1000 (1 seed)"
+    assert S.mean_and_interval(-0.01, -0.02, 0.005, digits=3) == "-0.010 [-0.020, +0.005]"
+
+
 def test_identical_differences_give_a_point_interval():
     result = S.paired(pd.Series([1.0, 2.0]), pd.Series([0.5, 1.5]))
     assert (result.low, result.high) == (0.5, 0.5) and result.outcome == S.BETTER

@@ -116,3 +116,23 @@ def test_speed_notes_scale_this_runs_epochs_to_the_paper():
     )
     hours = (2.0 + 10.0) * 10 * 50 * 2 / 3600  # s/epoch (adam + lbfgs) x 10x data x epochs x seeds
     assert f"{hours:.1f} h" in note and "test CPU" in note
+
+
+def test_a_comparison_from_one_seed_gives_its_difference_without_a_nan_interval():
+    """The paper CNN's first confirmation seed was reported as ``[+nan, +nan]``."""
+    row = pd.Series(
+        {
+            "outcome": "one seed",
+            "difference": -0.0097,
+            "low": float("nan"),
+            "high": float("nan"),
+            "measure": "closure evaluations",
+            "budget": 9700.0,
+        }
+    )
+    assert image_report._comparison_cell(row) == "-0.0097 (1 seed) (9,700 evaluations)"
+    row[["outcome", "low", "high"]] = ["worse", -0.02, -0.001]
+    assert (
+        image_report._comparison_cell(row)
+        == "worse: -0.0097 [-0.0200, -0.0010] (9,700 evaluations)"
+    )

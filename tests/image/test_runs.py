@@ -436,8 +436,11 @@ def test_two_processes_under_torchrun_give_the_curves_of_one(
 ):
     """Each process takes half of every batch; gradients, losses and evaluation sums are
     averaged over both. Without batch norm that is one process's computation up to the
-    order of floating-point sums; with it (per-process statistics on CPUs, synchronised
-    on GPUs) the curves agree within noise."""
+    order of floating-point sums: the same counts and phases, and losses equal to 1e-4
+    until L-BFGS runs, whose line search turns reordered sums into differences of a few
+    per cent (1.8 % measured on an AMD EPYC AVX2 CPU, none on Intel AVX-512). With batch
+    norm (per-process statistics on CPUs, synchronised on GPUs) the curves agree within
+    noise."""
     runs = tmp_path / "runs"
     one = run_experiment(
         *write_experiment(tmp_path, resolved(experiment), channels, size, model, 1), runs
@@ -448,10 +451,15 @@ def test_two_processes_under_torchrun_give_the_curves_of_one(
     assert len(list(runs.iterdir())) == 6  # the 1-process runs stay beside the 2-process ones
     counts = ["optimizer", "epoch", "step"] + (["closure_evals", "phase"] if exact else [])
     pd.testing.assert_frame_equal(two[counts], one[counts])
-    tolerance = 1e-4 if exact else 0.15
-    pd.testing.assert_frame_equal(
-        two[["train_loss", "test_loss"]], one[["train_loss", "test_loss"]], rtol=tolerance, atol=0.0
-    )
+    losses = ["train_loss", "test_loss"]
+    if not exact:
+        pd.testing.assert_frame_equal(two[losses], one[losses], rtol=0.15, atol=0.0)
+        return
+    for phase, rows in one.groupby("phase").groups.items():
+        tolerance = 0.05 if phase == "lbfgs" else 1e-4
+        pd.testing.assert_frame_equal(
+            two.loc[rows, losses], one.loc[rows, losses], rtol=tolerance, atol=0.0
+        )
 
 
 def test_runs_at_once_in_worker_processes_log_what_one_process_logs(

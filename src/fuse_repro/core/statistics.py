@@ -57,13 +57,19 @@ class Paired:
 
     def describe(self, digits: int = 4) -> str:
         """``+0.0123 [−0.0040, +0.0300] (3 seeds: +0.01, …)``."""
-        values = ", ".join(f"{d:+.{digits}f}" for d in self.differences)
+        mean = mean_and_interval(self.mean, self.low, self.high, digits)
         if len(self.differences) < 2:
-            return f"{self.mean:+.{digits}f} (1 seed)"
-        return (
-            f"{self.mean:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}] "
-            f"({len(self.differences)} seeds: {values})"
-        )
+            return mean
+        values = ", ".join(f"{d:+.{digits}f}" for d in self.differences)
+        return f"{mean} ({len(self.differences)} seeds: {values})"
+
+
+def mean_and_interval(mean: float, low: float, high: float, digits: int = 4) -> str:
+    """A mean difference and its interval, ``+0.0123 [−0.0040, +0.0300]``; with no
+    interval (NaN bounds: one seed) ``+0.0123 (1 seed)``."""
+    if math.isnan(low) or math.isnan(high):
+        return f"{mean:+.{digits}f} (1 seed)"
+    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
 def paired(ours: pd.Series, reference: pd.Series) -> Paired:

@@ -20,6 +20,7 @@ from fuse_repro.core.paths import (
     sweep_dir,
     sweep_metrics_path,
 )
+from fuse_repro.core.statistics import ONE_SEED, mean_and_interval
 from fuse_repro.image.claims import claim_rows
 from fuse_repro.image.models import model_label
 from fuse_repro.image.settings import DATASETS
@@ -459,8 +460,9 @@ def switch_answer_rows(name: str, settings: dict, root: Path) -> list[dict[str, 
                 "seeds": ", ".join(map(str, settings["seeds"])),
                 "best switch (oracle)": sweep_label(best),
                 "closest rule": ", ".join(closest["optimizer"].map(LABELS)),
-                "regret [95 % CI]": f"{first.gap_to_best:+.4f} "
-                f"[{first.gap_low:+.4f}, {first.gap_high:+.4f}]",
+                "regret [95 % CI]": mean_and_interval(
+                    first.gap_to_best, first.gap_low, first.gap_high
+                ),
                 "seeds that switched": _switched(closest),
                 "sweep": _sweep_link(name, settings),
             }
@@ -513,10 +515,7 @@ def sweep_section(name: str, settings: dict, root: Path) -> list[Item]:
             "points": [tried[r.model, r.optimizer] for r in best.itertuples()],
             f"final {metrics['scored_on']} accuracy": best["score"].map("{:.4f}".format),
             "gap to the best point [95 % CI]": [
-                f"{r.gap_to_best:+.4f} [{r.gap_low:+.4f}, {r.gap_high:+.4f}]"
-                if r.seeds > 1
-                else f"{r.gap_to_best:+.4f} (1 seed)"
-                for r in best.itertuples()
+                mean_and_interval(r.gap_to_best, r.gap_low, r.gap_high) for r in best.itertuples()
             ],
             "closure evaluations": best["closure_evals"].map("{:.0f}".format),
         }
@@ -561,7 +560,7 @@ def regret_items(regrets: pd.DataFrame) -> list[Item]:
         )
         items.append(
             f"{model_label(model)}: the switch {rule} {names}, with regret "
-            f"{first.gap_to_best:+.4f} [{first.gap_low:+.4f}, {first.gap_high:+.4f}] in final "
+            f"{mean_and_interval(first.gap_to_best, first.gap_low, first.gap_high)} in final "
             f"accuracy (seeds that switched: {switched})."
         )
     return items
@@ -587,9 +586,7 @@ def default_vs_tuned_items(path: Path, metrics: dict) -> list[Item]:
                     "tuned point": rows["tuned_point"].map(sweep_label),
                     f"tuned: {scored}": rows["tuned_score"].map("{:.4f}".format),
                     "gain [95 % CI]": [
-                        f"{r.gain:+.4f} [{r.gain_low:+.4f}, {r.gain_high:+.4f}]"
-                        if r.seeds > 1
-                        else f"{r.gain:+.4f} (1 seed)"
+                        mean_and_interval(r.gain, r.gain_low, r.gain_high)
                         for r in rows.itertuples()
                     ],
                 }
@@ -656,9 +653,11 @@ BUDGET_FORMATS = {
 
 
 def _comparison_cell(row) -> str:
-    """``worse: -0.0123 [-0.0200, -0.0040] (128 evaluations)``: one comparison."""
+    """``worse: -0.0123 [-0.0200, -0.0040] (128 evaluations)``: one comparison
+    (``-0.0123 (1 seed) (128 evaluations)`` when one seed gives no interval)."""
     budget = BUDGET_FORMATS[row.measure].format(row.budget)
-    return f"{row.outcome}: {row.difference:+.4f} [{row.low:+.4f}, {row.high:+.4f}] ({budget})"
+    outcome = "" if row.outcome == ONE_SEED else f"{row.outcome}: "
+    return f"{outcome}{mean_and_interval(row.difference, row.low, row.high)} ({budget})"
 
 
 def time_to_target_items(path: Path, scored_on: str) -> list[Item]:

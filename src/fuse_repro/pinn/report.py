@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from fuse_repro.core.paths import metrics_path, results_dir
-from fuse_repro.core.statistics import BETTER, NO_DIFFERENCE
+from fuse_repro.core.statistics import BETTER, NO_DIFFERENCE, mean_and_interval
 from fuse_repro.pinn.problems import PROBLEMS
 from fuse_repro.pinn.summary import (
     AS_GOOD,
@@ -86,9 +86,8 @@ def questions_table(questions: pd.DataFrame, spe: int) -> pd.DataFrame:
 
 
 def _interval(row: Any) -> str:
-    if row.seeds < 2:
-        return f"{row.difference:+.2f} (1 seed)"
-    return f"{row.difference:+.2f} [{row.low:+.2f}, {row.high:+.2f}] ({row.seeds} seeds)"
+    text = mean_and_interval(row.difference, row.low, row.high, digits=2)
+    return text if row.seeds < 2 else f"{text} ({row.seeds} seeds)"
 
 
 def summary_for_display(summary: pd.DataFrame, spe: int) -> pd.DataFrame:
